@@ -1,0 +1,5 @@
+/**
+ * Entry point of the agent. Not built yet: issue #3 builds it. Printing that, and exiting 0, is what
+ * `npm start` shows until then.
+ */
+export const status = { component: 'agent', built: false, issue: 3 } as const;

@@ -1,0 +1,35 @@
+import { defineConfig } from 'vitest/config';
+
+// One runner for the whole repository, in two tiers:
+//  - unit:        pure code (codecs, windows, CEP) — `*.test.ts`
+//  - integration: real Kafka broker and real PostgreSQL — `*.int.test.ts`. The global setup starts
+//    both once per run (or uses KAFKA_BROKERS / DATABASE_URL) and FAILS the run if either cannot start.
+const conditions = ['@fleet/source', 'node', 'import', 'default'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@fleet/source'] } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['{libs,apps,firmware-sim}/**/test/**/*.test.ts', 'scripts/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**', '**/dist/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['{libs,apps,firmware-sim}/**/test/**/*.int.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
