@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 //  - unit:        pure code (codecs, windows, CEP) — `*.test.ts`
 //  - integration: real Kafka broker and real PostgreSQL — `*.int.test.ts`. The global setup starts
 //    both once per run (or uses KAFKA_BROKERS / DATABASE_URL) and FAILS the run if either cannot start.
-const conditions = ['@fleet/source', 'node', 'import', 'default'];
+// No 'import' condition here: Vitest hands these to workers as `--conditions`, and with 'import'
+// Node's require() picks ESM builds (pg-pool) and `require('pg')` breaks.
+const conditions = ['@fleet/source', 'node', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
@@ -23,7 +25,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['{libs,apps,firmware-sim}/**/test/**/*.int.test.ts'],
+          include: ['{libs,apps,firmware-sim}/**/test/**/*.int.test.ts', 'scripts/**/*.int.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 60_000,

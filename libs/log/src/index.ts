@@ -1,1 +1,4 @@
-export {};
+export * from './log.js';
+export * from './errors.js';
+export { choosePartition } from './partitioning.js';
+export * from './kafka/index.js';

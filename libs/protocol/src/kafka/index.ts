@@ -1,0 +1,3 @@
+export * from './dead-letter.js';
+export * from './partitioner.js';
+export * from './topics.js';
