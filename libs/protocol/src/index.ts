@@ -6,3 +6,4 @@ export * from './binary/index.js';
 export * from './json.js';
 export * from './mqtt/index.js';
 export * from './kafka/index.js';
+export * from './serial/index.js';
