@@ -1,0 +1,62 @@
+/**
+ * The agent's durable spool: every record is on disk before it is published, and leaves only after
+ * the broker acknowledged it (PUBACK). This file is the contract; `file-spool.ts` implements it.
+ *
+ * Records are kept per class, each class in arrival order:
+ * - `telemetry`: samples; when the spool is full the OLDEST telemetry is dropped first (counted);
+ * - `priority`: robot events and command acks; never dropped to make room — when the spool is full
+ *   of them, `append` of a priority record still succeeds up to a separate hard cap, and telemetry
+ *   `append` is refused with `SpoolFullError` only if no telemetry is left to drop.
+ */
+
+export type SpoolClass = 'telemetry' | 'priority';
+
+export interface SpoolRecord {
+  /** Unique, increasing in append order across both classes; survives restarts. */
+  readonly id: bigint;
+  readonly cls: SpoolClass;
+  /** Opaque bytes (the agent stores `encodeMessage(...)` of a sample, event or ack). */
+  readonly payload: Uint8Array;
+}
+
+export interface SpoolStats {
+  readonly records: { readonly telemetry: number; readonly priority: number };
+  readonly bytes: number;
+  readonly maxBytes: number;
+  /** Telemetry records dropped because the spool was full, since the spool was created (persisted). */
+  readonly droppedTelemetry: number;
+  readonly appended: number;
+  readonly acknowledged: number;
+}
+
+export interface Spool {
+  /**
+   * Appends one record. Resolves when it is as durable as the fsync policy promises (see
+   * file-spool.ts): with `fsync: 'always'` it is on stable storage; with any policy it survives
+   * kill -9 of the agent once resolved.
+   */
+  append(cls: SpoolClass, payload: Uint8Array): Promise<SpoolRecord>;
+  /** Appends many records of one class with one durability wait (group commit). */
+  appendMany(cls: SpoolClass, payloads: readonly Uint8Array[]): Promise<readonly SpoolRecord[]>;
+  /**
+   * Up to `max` unacknowledged records of a class, oldest first, starting after `afterId` when
+   * given (so a publisher can have several batches in flight).
+   */
+  peek(cls: SpoolClass, max: number, afterId?: bigint): Promise<readonly SpoolRecord[]>;
+  /** Removes records whose publication the broker acknowledged; ids may arrive in any order. */
+  ack(ids: readonly bigint[]): Promise<void>;
+  stats(): SpoolStats;
+  close(): Promise<void>;
+}
+
+export class SpoolError extends Error {
+  override readonly name: string = 'SpoolError';
+  constructor(
+    readonly code: 'SPOOL_FULL' | 'SPOOL_CORRUPT' | 'SPOOL_IO' | 'SPOOL_CLOSED',
+    message: string,
+    readonly retriable: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
