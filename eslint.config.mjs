@@ -37,7 +37,14 @@ export default tseslint.config(
     files: ['libs/**/src/**/*.ts'],
     ignores: ['libs/testing/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Libraries take configuration as arguments; read process.env only in apps/scripts.' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Libraries take configuration as arguments; read process.env only in apps/scripts.',
+        },
+      ],
     },
   },
 );

@@ -24,7 +24,9 @@ describe('module boundaries (Nx tags)', () => {
 
   it('refuses an edge app (agent) importing a cloud library', async () => {
     const errors = await boundaryErrors('apps/agent/src/probe.ts', "import '@fleet/log';\n");
-    expect(errors.join('\n')).toMatch(/scope:edge.*can only depend on libs tagged with "scope:edge", "scope:shared"/);
+    expect(errors.join('\n')).toMatch(
+      /scope:edge.*can only depend on libs tagged with "scope:edge", "scope:shared"/,
+    );
   });
 
   it('refuses the firmware simulator importing a cloud library', async () => {

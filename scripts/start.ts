@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   } else {
     rows.push({
       component: 'log',
-      state: 'embedded file-backed log: not built yet (issue #5); set KAFKA_BROKERS (npm run kafka:start) for Kafka',
+      state:
+        'embedded file-backed log: not built yet (issue #5); set KAFKA_BROKERS (npm run kafka:start) for Kafka',
     });
   }
   rows.push(

@@ -32,13 +32,30 @@ ON CONFLICT (robot_id, boot_id, seq, event_time) DO NOTHING`;
  * const batch = decodeTelemetryBatch(record.value);
  * const added = await insertTelemetrySamples(client, batch.samples);
  */
-export async function insertTelemetrySamples(db: Queryable, samples: readonly TelemetrySample[]): Promise<number> {
+export async function insertTelemetrySamples(
+  db: Queryable,
+  samples: readonly TelemetrySample[],
+): Promise<number> {
   if (samples.length === 0) return 0;
   const columns: unknown[][] = Array.from({ length: 17 }, () => new Array<unknown>(samples.length));
   samples.forEach((s, i) => {
     const row = [
-      s.robotId, s.bootId, s.seq, s.eventTime, s.siteId, s.voltageMv, s.currentMa, s.socPermille,
-      s.batteryTempDeciC, s.cycleCount, s.xMm, s.yMm, s.headingCdeg, s.speedMmS, s.dirtLevel, s.mode,
+      s.robotId,
+      s.bootId,
+      s.seq,
+      s.eventTime,
+      s.siteId,
+      s.voltageMv,
+      s.currentMa,
+      s.socPermille,
+      s.batteryTempDeciC,
+      s.cycleCount,
+      s.xMm,
+      s.yMm,
+      s.headingCdeg,
+      s.speedMmS,
+      s.dirtLevel,
+      s.mode,
       s.errorFlags,
     ];
     row.forEach((value, c) => {

@@ -8,10 +8,6 @@
  * `formatBatchTable` are exported so one `bench:protocol` entry point can run this next to the
  * serial-frame bench and merge the figures.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   decodeJson,
   decodeTelemetryBatch,
@@ -20,6 +16,7 @@ import {
   ROBOT_MODES,
   type TelemetrySample,
 } from '../src/index.js';
+import { machine, median, prng, resultPath, round2, runMain, textReport, writeResult } from './bench-kit.js';
 
 export type BatchOperation = 'encode' | 'decode';
 export type BatchCodec = 'binary' | 'json';
@@ -69,18 +66,6 @@ const DEFAULTS: Required<BatchBenchOptions> = {
   distinctBatches: 16,
   json: true,
 };
-
-/** Deterministic PRNG (mulberry32) so every run measures the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A robot cleaning at 10 Hz: battery draining, position walking, occasional faults. */
 export function realisticSamples(count: number, seed: number): TelemetrySample[] {
@@ -159,12 +144,6 @@ function timeCase(
   return rates;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 export function measureBatchCodec(options: BatchBenchOptions = {}): BatchBenchResult {
   const settings: Required<BatchBenchOptions> = { ...DEFAULTS, ...options };
   const figures: BatchFigure[] = [];
@@ -240,13 +219,9 @@ export function measureBatchCodec(options: BatchBenchOptions = {}): BatchBenchRe
             },
           ];
     });
-  const cpuList = cpus();
   return {
     bench: 'protocol-batch',
-    timestamp: new Date().toISOString(),
-    node: process.version,
-    cpu: cpuList[0]?.model ?? 'unknown',
-    cores: cpuList.length,
+    ...machine(),
     settings,
     figures,
     ratios,
@@ -268,10 +243,6 @@ function avgLength(items: readonly Uint8Array[]): number {
   return Math.round(items.reduce((n, b) => n + b.length, 0) / items.length);
 }
 
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
 export function formatBatchTable(result: BatchBenchResult): string {
   const rows = [
     ['codec', 'op', 'batch', 'bytes/batch', 'median samples/s', 'median MB/s', 'runs (samples/s)'],
@@ -287,35 +258,23 @@ export function formatBatchTable(result: BatchBenchResult): string {
       f.runsSamplesPerSec.map((r) => `${(r / 1e6).toFixed(2)}M`).join(' '),
     ]);
   }
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  const lines = rows.map((r) => r.map((cell, col) => cell.padStart(widths[col] ?? 0)).join('  '));
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const ratios = result.ratios.map(
     (r) => `  ${r.operation} x${r.batchSize}: binary/json = ${r.binaryOverJson}`,
   );
-  return [
-    `protocol telemetry batch — ${result.node}, ${result.cpu} (${result.cores} cores), ${result.timestamp}`,
-    ...lines,
-    ...(ratios.length > 0 ? ['ratios (median samples/s):', ...ratios] : []),
-  ].join('\n');
+  return textReport({
+    title: 'protocol telemetry batch',
+    machine: result,
+    rows,
+    ratiosHeading: 'ratios (median samples/s):',
+    ratios,
+  });
 }
 
-/** bench-results/ at the repository root, wherever the command is run from. */
-export const BATCH_RESULT_PATH = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../bench-results/protocol-batch.json',
-);
+/** bench-results/protocol-batch.json at the repository root, wherever the command is run from. */
+export const BATCH_RESULT_PATH = resultPath('protocol-batch.json');
 
 export function writeBatchResult(result: BatchBenchResult, path: string = BATCH_RESULT_PATH): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  writeResult(path, result);
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-if (invokedDirectly) {
-  const result = measureBatchCodec();
-  console.log(formatBatchTable(result));
-  writeBatchResult(result);
-  console.log(`\nwrote ${BATCH_RESULT_PATH}`);
-}
+runMain(import.meta.url, () => measureBatchCodec(), formatBatchTable, BATCH_RESULT_PATH);

@@ -65,6 +65,33 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   return lines.join('\n');
 }
 
+/** What a bench prints after a run; see `textReport`. */
+export interface TextReport {
+  /** What was measured; the first line is this, ` — `, then the machine. */
+  readonly title: string;
+  readonly machine: Machine;
+  /** Header row first, as for `formatTable`. */
+  readonly rows: readonly (readonly string[])[];
+  /** Line printed above `ratios`, when there are any. */
+  readonly ratiosHeading: string;
+  /** One line per ratio, indented by the caller. */
+  readonly ratios: readonly string[];
+}
+
+/**
+ * A bench's printed report: `<title> — <node>, <cpu> (<cores> cores), <timestamp>`, the table of
+ * `rows`, then, when there are any, `ratiosHeading` and the `ratios` lines. Joined with `\n`.
+ */
+export function textReport(report: TextReport): string {
+  const { node, cpu, cores, timestamp } = report.machine;
+  const ratios = report.ratios.length > 0 ? [report.ratiosHeading, ...report.ratios] : [];
+  return [
+    `${report.title} — ${node}, ${cpu} (${cores} cores), ${timestamp}`,
+    formatTable(report.rows),
+    ...ratios,
+  ].join('\n');
+}
+
 /** `fileName` in bench-results/ at the repository root, wherever the command is run from. */
 export function resultPath(fileName: string): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '../../../bench-results', fileName);
@@ -79,4 +106,22 @@ export function writeResult(path: string, value: unknown): void {
 /** True when the module whose `import.meta.url` is given is the script Node was started with. */
 export function isMain(importMetaUrl: string): boolean {
   return process.argv[1] !== undefined && importMetaUrl === pathToFileURL(resolve(process.argv[1])).href;
+}
+
+/**
+ * What a bench does when it is the script Node was started with (`isMain(importMetaUrl)`): runs
+ * `measure`, prints `format` of the result, writes the result as JSON to `path` and says where.
+ * Imported by another script, it does nothing.
+ */
+export function runMain<R>(
+  importMetaUrl: string,
+  measure: () => R,
+  format: (result: R) => string,
+  path: string,
+): void {
+  if (!isMain(importMetaUrl)) return;
+  const result = measure();
+  console.log(format(result));
+  writeResult(path, result);
+  console.log(`\nwrote ${path}`);
 }

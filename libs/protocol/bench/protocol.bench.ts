@@ -3,14 +3,12 @@
  * serial frames, in one run, printed and written to bench-results/protocol.json. The batch figures
  * are single-threaded, so they are per core; the target is decoding >= 5M samples/s on one core.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatBatchTable, measureBatchCodec } from './batch.bench.js';
+import { resultPath, writeResult } from './bench-kit.js';
 import { formatSerialTable, measureSerialCodec } from './serial.bench.js';
 
 const TARGET_DECODE_SAMPLES_PER_SEC = 5_000_000;
-const RESULT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bench-results/protocol.json');
+const RESULT_PATH = resultPath('protocol.json');
 
 const batch = measureBatchCodec();
 console.log(formatBatchTable(batch));
@@ -30,6 +28,5 @@ console.log(
     `(>= ${TARGET_DECODE_SAMPLES_PER_SEC.toLocaleString('en')}): ${target.met ? 'met' : 'NOT met'}`,
 );
 
-mkdirSync(dirname(RESULT_PATH), { recursive: true });
-writeFileSync(RESULT_PATH, `${JSON.stringify({ target, batch, serial }, null, 2)}\n`);
+writeResult(RESULT_PATH, { target, batch, serial });
 console.log(`wrote ${RESULT_PATH}`);

@@ -9,13 +9,11 @@
  * `formatSerialTable` and `writeSerialResult` are exported so one `bench:protocol` entry point can
  * run this next to the other protocol benches and merge the figures.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { platform, release } from 'node:os';
 import { z } from 'zod';
 import { epochMsSchema, ROBOT_MODES, telemetrySampleSchema } from '../src/messages.js';
 import { encodeSerialFrame, SerialFrameDecoder, type SerialSampleFrame } from '../src/serial/index.js';
+import { machine, median, prng, resultPath, round2, runMain, textReport, writeResult } from './bench-kit.js';
 
 export type SerialCodec = 'cobs-v1' | 'ndjson';
 export type SerialOperation = 'encode' | 'decode';
@@ -66,18 +64,6 @@ const DEFAULTS: Required<SerialBenchOptions> = {
   chunkBytes: 4096,
   ndjson: true,
 };
-
-/** Deterministic PRNG (mulberry32): every run measures the same frames. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the firmware of one robot cleaning at 10 Hz sends: slowly draining battery, a walking position. */
 export function realisticSampleFrames(count: number, seed = 1): SerialSampleFrame[] {
@@ -172,16 +158,6 @@ function spin(step: (i: number) => number, ms: number): number {
     now = process.hrtime.bigint();
   }
   return frames / (Number(now - start) / 1e9);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 interface Case {
@@ -284,13 +260,9 @@ export function measureSerialCodec(options: SerialBenchOptions = {}): SerialBenc
       ? []
       : [{ operation, cobsOverNdjson: round2(ours.medianFramesPerSec / peer.medianFramesPerSec) }];
   });
-  const cpuList = cpus();
   return {
     bench: 'protocol-serial',
-    timestamp: new Date().toISOString(),
-    node: process.version,
-    cpu: cpuList[0]?.model ?? 'unknown',
-    cores: cpuList.length,
+    ...machine(),
     os: `${platform()} ${release()}`,
     settings,
     figures,
@@ -310,34 +282,21 @@ export function formatSerialTable(result: SerialBenchResult): string {
       f.runsFramesPerSec.map((r) => `${(r / 1e6).toFixed(2)}M`).join(' '),
     ]);
   }
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  const lines = rows.map((r) => r.map((cell, col) => cell.padStart(widths[col] ?? 0)).join('  '));
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const ratios = result.ratios.map((r) => `  ${r.operation}: cobs-v1/ndjson = ${r.cobsOverNdjson}`);
-  return [
-    `protocol serial frames (sample, ${result.settings.chunkBytes}-byte chunks into the decoder) — ` +
-      `${result.node}, ${result.cpu} (${result.cores} cores), ${result.timestamp}`,
-    ...lines,
-    ...(ratios.length > 0 ? ['ratios (median frames/s):', ...ratios] : []),
-  ].join('\n');
+  return textReport({
+    title: `protocol serial frames (sample, ${result.settings.chunkBytes}-byte chunks into the decoder)`,
+    machine: result,
+    rows,
+    ratiosHeading: 'ratios (median frames/s):',
+    ratios,
+  });
 }
 
-/** bench-results/ at the repository root, wherever the command is run from. */
-export const SERIAL_RESULT_PATH = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../bench-results/protocol-serial.json',
-);
+/** bench-results/protocol-serial.json at the repository root, wherever the command is run from. */
+export const SERIAL_RESULT_PATH = resultPath('protocol-serial.json');
 
 export function writeSerialResult(result: SerialBenchResult, path: string = SERIAL_RESULT_PATH): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  writeResult(path, result);
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-if (invokedDirectly) {
-  const result = measureSerialCodec();
-  console.log(formatSerialTable(result));
-  writeSerialResult(result);
-  console.log(`\nwrote ${SERIAL_RESULT_PATH}`);
-}
+runMain(import.meta.url, () => measureSerialCodec(), formatSerialTable, SERIAL_RESULT_PATH);

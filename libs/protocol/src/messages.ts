@@ -22,10 +22,18 @@ const intIn = (min: number, max: number) => z.int().min(min).max(max);
 /** Robot and site ids appear in MQTT topics, so they exclude `/`, `+`, `#` and whitespace. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const MAX_ID_LENGTH = 64;
-export const robotIdSchema = z.string().regex(ID_PATTERN, 'robot id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
-export const siteIdSchema = z.string().regex(ID_PATTERN, 'site id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
-export const zoneIdSchema = z.string().regex(ID_PATTERN, 'zone id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
-export const commandIdSchema = z.string().regex(ID_PATTERN, 'command id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
+export const robotIdSchema = z
+  .string()
+  .regex(ID_PATTERN, 'robot id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
+export const siteIdSchema = z
+  .string()
+  .regex(ID_PATTERN, 'site id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
+export const zoneIdSchema = z
+  .string()
+  .regex(ID_PATTERN, 'zone id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
+export const commandIdSchema = z
+  .string()
+  .regex(ID_PATTERN, 'command id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}');
 /** Milliseconds since the Unix epoch; 2^47 ms is the year 6429, far beyond any robot clock. */
 export const MAX_EPOCH_MS = 2 ** 47;
 export const epochMsSchema = intIn(0, MAX_EPOCH_MS);
@@ -101,7 +109,10 @@ export const commandSchema = z
     /** After this instant (cloud clock) the command must not be executed. */
     deadline: epochMsSchema,
   })
-  .refine((c) => c.deadline >= c.issuedAt, { message: 'deadline must not be before issuedAt', path: ['deadline'] });
+  .refine((c) => c.deadline >= c.issuedAt, {
+    message: 'deadline must not be before issuedAt',
+    path: ['deadline'],
+  });
 export type Command = z.infer<typeof commandSchema>;
 
 export const ACK_OUTCOMES = ['accepted', 'completed', 'rejected', 'failed', 'timeout'] as const;
@@ -129,7 +140,11 @@ export const robotEventBodySchema = z.discriminatedUnion('type', [
     firmwareVersion: z.string().min(1).max(32),
     resetReason: z.enum(RESET_REASONS),
   }),
-  z.strictObject({ type: z.literal('fault_raised'), code: intIn(0, U16), message: z.string().max(120).optional() }),
+  z.strictObject({
+    type: z.literal('fault_raised'),
+    code: intIn(0, U16),
+    message: z.string().max(120).optional(),
+  }),
   z.strictObject({ type: z.literal('fault_cleared'), code: intIn(0, U16) }),
 ]);
 export type RobotEventBody = z.infer<typeof robotEventBodySchema>;

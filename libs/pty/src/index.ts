@@ -27,7 +27,11 @@ export class PtyError extends Error {
  * // firmware opens pty.a, agent opens pty.b
  * await pty.close();
  */
-export async function openPtyPair(a: string, b: string, options: { timeoutMs?: number } = {}): Promise<PtyPair> {
+export async function openPtyPair(
+  a: string,
+  b: string,
+  options: { timeoutMs?: number } = {},
+): Promise<PtyPair> {
   const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -45,7 +49,8 @@ export async function openPtyPair(a: string, b: string, options: { timeoutMs?: n
   const ready = (async () => {
     while (!((await exists(a)) && (await exists(b)))) {
       if (socat.exitCode !== null) throw new PtyError(`socat exited with ${socat.exitCode}: ${log.trim()}`);
-      if (Date.now() > deadline) throw new PtyError(`socat did not create ${a} and ${b} in time: ${log.trim()}`);
+      if (Date.now() > deadline)
+        throw new PtyError(`socat did not create ${a} and ${b} in time: ${log.trim()}`);
       await sleep(10);
     }
   })();

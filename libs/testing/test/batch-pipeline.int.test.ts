@@ -66,7 +66,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await log?.admin().deleteTopics([topic]).catch(() => undefined);
+  await log
+    ?.admin()
+    .deleteTopics([topic])
+    .catch(() => undefined);
   await log?.admin().close();
   await pool?.end();
   await db?.drop();
@@ -139,7 +142,9 @@ describe('batch records through the real Kafka broker into PostgreSQL', () => {
     }
     // Within a partition, each robot's batches arrive in the order they were produced.
     const lastSeq = new Map<string, number>();
-    for (const record of [...records].sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset))) {
+    for (const record of [...records].sort(
+      (a, b) => a.partition - b.partition || Number(a.offset - b.offset),
+    )) {
       const batch = decodeTelemetryBatch(record.value ?? new Uint8Array());
       const first = batch.samples[0]?.seq ?? -1;
       expect(first).toBeGreaterThan(lastSeq.get(batch.robotId) ?? -1);
