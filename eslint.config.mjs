@@ -27,6 +27,8 @@ export default tseslint.config(
             { sourceTag: 'scope:cloud', onlyDependOnLibsWithTags: ['scope:cloud', 'scope:shared'] },
             { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app', 'type:test'] },
             { sourceTag: 'type:app', notDependOnLibsWithTags: ['type:app'] },
+            // End-to-end tests drive every process through its CLI and may use any library.
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
           ],
         },
       ],

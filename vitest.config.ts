@@ -26,9 +26,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['{libs,apps,firmware-sim}/**/test/**/*.int.test.ts', 'scripts/**/*.int.test.ts'],
+          include: ['{libs,apps,firmware-sim,e2e}/**/test/**/*.int.test.ts', 'scripts/**/*.int.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**'],
           globalSetup: ['libs/testing/src/global-setup.ts'],
+          // One file at a time: these tests run real brokers, servers and processes, and on a
+          // 2-core machine files running side by side starve each other's timing.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

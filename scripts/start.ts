@@ -96,8 +96,15 @@ async function main(): Promise<void> {
   }
   rows.push(
     { component: 'protocol', state: 'built (libs/protocol): messages, serial frames, batch records, topics' },
-    { component: 'firmware-sim', state: 'not built yet (issue #3)' },
-    { component: 'agent', state: 'not built yet (issue #3)' },
+    {
+      component: 'firmware-sim',
+      state: 'built: npm run sim -- --robots 3 --pty-dir /tmp/fleet (one serial line per robot)',
+    },
+    {
+      component: 'agent',
+      state:
+        'built: npm run agent -- run --config agent.json (one per robot; npm run build:agent bundles it)',
+    },
     { component: 'gateway', state: 'not built yet (issue #4)' },
     { component: 'stream', state: 'not built yet (issue #5)' },
     { component: 'api', state: 'not built yet (issue #6)' },

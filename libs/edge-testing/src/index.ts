@@ -1,1 +1,2 @@
 export * from '@fleet/pty';
+export * from './mosquitto.js';

@@ -236,6 +236,23 @@ describe('SerialFrameDecoder: corruption costs only the corrupt run', () => {
       expect(results[1]).toStrictEqual({ ok: true, frame: b });
     }
   });
+
+  it('skips a frame of a type it does not know, as firmware older than 0x05 resume does, and goes on', () => {
+    const command = {
+      type: 'command',
+      commandId: 'c-1',
+      action: { type: 'stop' },
+      deadlineRobotTime: 5,
+    } as const satisfies SerialFrame;
+    // What firmware that predates a type sees: a well-formed v1 body with a type code it lacks.
+    const resume = bodyOf({ type: 'resume', position: { bootId: 1, nextSeq: 2 } });
+    const future = wire(patch(resume, 1, 1, 0x7e));
+    const results = feed(new SerialFrameDecoder(), [
+      concatBytes([DELIMITER, future, encodeSerialFrame(command, { leadingDelimiter: true })]),
+    ]);
+    expect(outline(results)).toEqual([ProtocolErrorCode.UNKNOWN_TYPE, 'command']);
+    expect(framesOf(results)).toStrictEqual([command]);
+  });
 });
 
 describe('SerialFrameDecoder: oversized runs and bounded memory', () => {

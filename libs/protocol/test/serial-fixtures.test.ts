@@ -22,7 +22,7 @@ const names = readdirSync(dir)
 
 describe('recorded serial v1 fixtures', () => {
   it('are all there: every frame type, every event body and action, the corrupt cases', () => {
-    expect(names.length).toBe(22);
+    expect(names.length).toBe(24);
   });
 
   describe.each(names)('%s', (name) => {

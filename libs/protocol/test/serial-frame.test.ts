@@ -17,7 +17,14 @@ import {
   type SerialFrame,
   type SerialSampleFrame,
 } from '../src/serial/index.js';
-import { ackFrame, anyFrame, commandFrame, eventFrame, sampleFrame } from './fixtures/serial/arbitraries.js';
+import {
+  ackFrame,
+  anyFrame,
+  commandFrame,
+  eventFrame,
+  resumeFrame,
+  sampleFrame,
+} from './fixtures/serial/arbitraries.js';
 import { bodyOf, concatBytes, patch, wire } from './fixtures/serial/craft.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(/\s+/).filter(Boolean), (b) => parseInt(b, 16));
@@ -33,8 +40,11 @@ function thrown(fn: () => unknown): ProtocolError {
   throw new Error('expected a ProtocolError, nothing was thrown');
 }
 
-/** The platform message a frame becomes once the agent adds what it knows; must satisfy the zod schemas. */
-function lift(frame: SerialFrame): unknown {
+/**
+ * The platform message a frame becomes once the agent adds what it knows; must satisfy the zod
+ * schemas. A resume frame is link control between agent and firmware: it becomes no message.
+ */
+function lift(frame: Exclude<SerialFrame, { type: 'resume' }>): unknown {
   const robotId = 'robot-1';
   switch (frame.type) {
     case 'sample': {
@@ -98,6 +108,7 @@ describe('serial frame v1 round trip', () => {
     ['event', eventFrame],
     ['ack', ackFrame],
     ['command', commandFrame],
+    ['resume', resumeFrame],
   ] as const)('decodes every %s frame to exactly what was encoded', (_, arbitrary) => {
     fc.assert(
       fc.property(arbitrary, fc.boolean(), (frame: SerialFrame, leadingDelimiter) => {
@@ -122,6 +133,7 @@ describe('serial frame v1 round trip', () => {
     fc.assert(
       fc.property(anyFrame, (frame) => {
         const decoded = decodeSerialFrame(encodeSerialFrame(frame));
+        if (decoded.type === 'resume') return;
         const result = schemaOf[decoded.type].safeParse(lift(decoded));
         expect(result.error).toBeUndefined();
       }),
@@ -204,6 +216,18 @@ describe('serial frame v1 layout', () => {
     expectBody(
       { type: 'command', commandId: 'c-1', action: { type: 'stop' }, deadlineRobotTime: 0 },
       hex('01 04  00 00 00 00 00 00  03 63 2d 31  02'),
+    );
+  });
+
+  it('writes a resume with its presence byte, and the position only when there is one', () => {
+    expectBody(
+      { type: 'resume', position: { bootId: 0x01020304, nextSeq: 0x0a0b0c0d } },
+      hex('01 05  01  04 03 02 01  0d 0c 0b 0a'),
+    );
+    expectBody({ type: 'resume' }, hex('01 05  00'));
+    expectBody(
+      { type: 'resume', position: { bootId: 0xffff_ffff, nextSeq: 0 } },
+      hex('01 05  01  ff ff ff ff  00 00 00 00'),
     );
   });
 
@@ -376,6 +400,16 @@ describe('serial frame v1 encoder checks', () => {
         /body\.type must be a known variant, got "nap"/,
       ],
       [
+        'resume bootId',
+        () => encodeSerialFrame({ type: 'resume', position: { bootId: 2 ** 32, nextSeq: 0 } }),
+        /resume frame: position\.bootId must be an integer in 0\.\.4294967295, got 4294967296/,
+      ],
+      [
+        'resume nextSeq',
+        () => encodeSerialFrame({ type: 'resume', position: { bootId: 1, nextSeq: -1 } }),
+        /resume frame: position\.nextSeq must be an integer in 0\.\.4294967295, got -1/,
+      ],
+      [
         'unknown frame type',
         () => encodeSerialFrame({ type: 'telemetry' } as never),
         /type must be a known variant, got "telemetry"/,
@@ -437,6 +471,15 @@ describe('serial frame v1 decoder errors', () => {
     expect(error.message).toBe('serial sample frame has 1 byte(s) after its last field');
   });
 
+  it('BAD_FRAME: a resume with a position cut short, or bytes after one without', () => {
+    expect(thrown(() => decodeSerialFrame(wire(hex('01 05  01  01 00 00 00  02 00')))).message).toBe(
+      'serial resume frame truncated: position.nextSeq needs 4 byte(s), 2 left',
+    );
+    expect(thrown(() => decodeSerialFrame(wire(hex('01 05  00  07')))).message).toBe(
+      'serial resume frame has 1 byte(s) after its last field',
+    );
+  });
+
   it('BAD_FRAME: more than one frame given to decodeSerialFrame', () => {
     const two = concatBytes([encodeSerialFrame(SAMPLE), encodeSerialFrame(SAMPLE)]);
     expect(thrown(() => decodeSerialFrame(two)).message).toMatch(/found a 00 delimiter inside it/);
@@ -469,6 +512,7 @@ describe('serial frame v1 decoder errors', () => {
     const error = thrown(() => decodeSerialFrame(wire(hex('01 7f 11 22'))));
     expect(error.code).toBe(ProtocolErrorCode.UNKNOWN_TYPE);
     expect(error.message).toMatch(/^serial v1 frame type 0x7f is unknown/);
+    expect(error.message).toContain('0x05 resume');
     expect(error.details).toEqual({ version: 1, type: 0x7f });
     expect(thrown(() => decodeSerialFrame(wire(hex('01 00')))).message).toMatch(/type 0x00 is unknown/);
   });
@@ -532,6 +576,11 @@ describe('serial frame v1 decoder errors', () => {
       'detail must be 0..200 bytes of UTF-8',
     ],
     ['command action type', patch(zoneBody, 12, 1, 5), 'action.type must be a known code (1 start_cleaning'],
+    [
+      'resume hasPosition',
+      hex('01 05  02  01 00 00 00  02 00 00 00'),
+      'resume frame: hasPosition must be 0 (no position) or 1, got 2',
+    ],
     ['command zone id', patch(zoneBody, 14, 1, 0x20), 'action.zoneId must be an id matching'],
   ])('INVALID_MESSAGE: %s is named', (_, body, message) => {
     const error = thrown(() => decodeSerialFrame(wire(body)));

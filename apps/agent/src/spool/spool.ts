@@ -6,7 +6,7 @@
  * - `telemetry`: samples; when the spool is full the OLDEST telemetry is dropped first (counted);
  * - `priority`: robot events and command acks; never dropped to make room — when the spool is full
  *   of them, `append` of a priority record still succeeds up to a separate hard cap, and telemetry
- *   `append` is refused with `SpoolFullError` only if no telemetry is left to drop.
+ *   `append` is refused with `SpoolError('SPOOL_FULL')` only if no telemetry is left to drop.
  */
 
 export type SpoolClass = 'telemetry' | 'priority';
@@ -20,12 +20,25 @@ export interface SpoolRecord {
 }
 
 export interface SpoolStats {
+  /** Records appended and not yet acknowledged (nor dropped), per class. */
   readonly records: { readonly telemetry: number; readonly priority: number };
+  /**
+   * Bytes the spool counts against `maxBytes` (for the file spool: record bytes in segment files
+   * still on disk, including acknowledged records whose segment is not deleted yet).
+   */
   readonly bytes: number;
   readonly maxBytes: number;
   /** Telemetry records dropped because the spool was full, since the spool was created (persisted). */
   readonly droppedTelemetry: number;
+  /**
+   * Records lost to corruption since the spool was created (persisted): a torn tail cut off on
+   * open counts as one, a record that no longer reads back as written counts as one. Optional:
+   * a spool without a medium that can tear (in memory) leaves it out.
+   */
+  readonly corruptRecords?: number;
+  /** Records appended since this spool was opened. */
   readonly appended: number;
+  /** Records acknowledged since this spool was opened. */
   readonly acknowledged: number;
 }
 

@@ -58,15 +58,38 @@ export interface SerialCommandFrame {
   deadlineRobotTime: number;
 }
 
-export type SerialFrameV1 = SerialSampleFrame | SerialEventFrame | SerialAckFrame | SerialCommandFrame;
+/** Where the agent's record of a boot ends: the next frame of boot `bootId` it wants is `nextSeq`. */
+export interface SerialResumePosition {
+  readonly bootId: number;
+  readonly nextSeq: number;
+}
+
+/**
+ * Sent by the agent every time it opens the line (agent → firmware): "send me again what I missed".
+ * With a `position`: every frame of that boot from `nextSeq` on, when that boot is still the current
+ * one; otherwise (the robot rebooted since), and without a position (the agent knows nothing), every
+ * frame of the current boot the firmware still holds, oldest first. Replayed frames are byte-identical
+ * to the originals (same seq, same robotTime); frames the firmware no longer holds are gone, which the
+ * agent sees as a seq gap.
+ */
+export interface SerialResumeFrame {
+  type: 'resume';
+  position?: SerialResumePosition;
+}
+
+export type SerialFrameV1 =
+  SerialSampleFrame | SerialEventFrame | SerialAckFrame | SerialCommandFrame | SerialResumeFrame;
 export type SerialFrameType = SerialFrameV1['type'];
 
 // Wire codes. Codes that choose a layout (frame type, event body, action) start at 1 so that an
 // all-zero payload never looks like a valid variant; plain enumerations start at 0.
-const TYPE_CODE = { sample: 0x01, event: 0x02, ack: 0x03, command: 0x04 } as const satisfies Record<
-  SerialFrameType,
-  number
->;
+const TYPE_CODE = {
+  sample: 0x01,
+  event: 0x02,
+  ack: 0x03,
+  command: 0x04,
+  resume: 0x05,
+} as const satisfies Record<SerialFrameType, number>;
 const MODE_CODE = {
   idle: 0,
   cleaning: 1,
@@ -121,7 +144,7 @@ const ACK_DETAIL_MAX_BYTES = 200;
  *                                            the frame ends it (COBS output never contains 00)
  *   body, 4..512 bytes before COBS:
  *     0     1  version          0x01
- *     1     1  type             0x01 sample | 0x02 event | 0x03 ack | 0x04 command
+ *     1     1  type             0x01 sample | 0x02 event | 0x03 ack | 0x04 command | 0x05 resume
  *     2     n  payload          per type, below
  *     2+n   2  crc              CRC-16/CCITT-FALSE of body[0, 2+n), low byte first
  *
@@ -176,6 +199,16 @@ const ACK_DETAIL_MAX_BYTES = 200;
  *     7+len 1  action           1 start_cleaning | 2 stop | 3 go_to_dock | 4 go_to_zone
  *     go_to_zone: 8+len 1 zlen 1..64 | 9+len zlen zoneId ASCII
  *
+ *   resume, agent → firmware, n = 1 or 9 (body 5 or 13); added to v1 later, additively (type 0x05):
+ *     0     1  hasPosition      0 (no position) | 1
+ *     1     4  bootId           u32, only when hasPosition = 1
+ *     5     4  nextSeq          u32, only when hasPosition = 1: the first seq of bootId wanted again
+ *     With 1: "send me every frame of boot bootId from nextSeq on" (every frame of the current boot
+ *     the firmware still holds, oldest first, when bootId is not the current boot); with 0: "I have
+ *     nothing: send whatever you still hold of the current boot, oldest first". The agent sends it
+ *     each time it opens the line. Firmware that predates 0x05 decodes it as UNKNOWN_TYPE, counts
+ *     and skips it like any corrupt frame and carries on: the agent then simply gets no replay.
+ *
  * Throws INVALID_MESSAGE, naming the field, for any value the schema does not allow.
  */
 export function encodeFrameV1(frame: SerialFrameV1, w: ByteWriter): void {
@@ -193,6 +226,9 @@ export function encodeFrameV1(frame: SerialFrameV1, w: ByteWriter): void {
     case 'command':
       w.u8(TYPE_CODE.command);
       return writeCommand(w, frame);
+    case 'resume':
+      w.u8(TYPE_CODE.resume);
+      return writeResume(w, frame);
     default:
       return unknownVariant('v1', 'type', frame);
   }
@@ -213,10 +249,12 @@ export function decodeFrameV1(body: Uint8Array, view: DataView, payloadEnd: numb
       return readAck(new ByteReader(body, view, 2, payloadEnd, 'ack'));
     case TYPE_CODE.command:
       return readCommand(new ByteReader(body, view, 2, payloadEnd, 'command'));
+    case TYPE_CODE.resume:
+      return readResume(new ByteReader(body, view, 2, payloadEnd, 'resume'));
     default:
       throw new ProtocolError(
         ProtocolErrorCode.UNKNOWN_TYPE,
-        `serial v1 frame type 0x${hex(type)} is unknown (known: 0x01 sample, 0x02 event, 0x03 ack, 0x04 command)`,
+        `serial v1 frame type 0x${hex(type)} is unknown (known: 0x01 sample, 0x02 event, 0x03 ack, 0x04 command, 0x05 resume)`,
         { version: SERIAL_FRAME_VERSION_1, type },
       );
   }
@@ -392,6 +430,33 @@ function readCommand(r: ByteReader): SerialCommandFrame {
   }
   r.done();
   return { type: 'command', commandId, action, deadlineRobotTime };
+}
+
+function writeResume(w: ByteWriter, f: SerialResumeFrame): void {
+  const t = 'resume';
+  const p = f.position;
+  if (p === undefined) {
+    w.u8(0);
+    return;
+  }
+  if (typeof p !== 'object' || p === null) throw invalid(t, 'position', p, 'an object or absent');
+  w.u8(1);
+  w.u32(int(t, 'position.bootId', p.bootId, 0, U32));
+  w.u32(int(t, 'position.nextSeq', p.nextSeq, 0, U32));
+}
+
+function readResume(r: ByteReader): SerialResumeFrame {
+  const t = 'resume';
+  const hasPosition = r.u8('hasPosition');
+  if (hasPosition === 0) {
+    r.done();
+    return { type: 'resume' };
+  }
+  if (hasPosition !== 1) throw invalid(t, 'hasPosition', hasPosition, '0 (no position) or 1');
+  const bootId = r.u32('position.bootId');
+  const nextSeq = r.u32('position.nextSeq');
+  r.done();
+  return { type: 'resume', position: { bootId, nextSeq } };
 }
 
 function writeId(w: ByteWriter, t: string, field: string, id: string): void {

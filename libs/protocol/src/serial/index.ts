@@ -17,6 +17,8 @@ export type {
   SerialCommandFrame,
   SerialEventFrame,
   SerialFrameType,
+  SerialResumeFrame,
+  SerialResumePosition,
   SerialSampleFrame,
 } from './frame-v1.js';
 export {
