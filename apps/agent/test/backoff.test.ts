@@ -45,7 +45,7 @@ describe('Backoff', () => {
   });
 });
 
-describe('MqttSession reconnects on the injected clock', () => {
+describe('MqttSession reconnects on the injected clock (fake MQTT connection)', () => {
   function session(broker: FakeBroker, clock: ManualClock, random: () => number) {
     const events: string[] = [];
     const s = new MqttSession({

@@ -6,52 +6,35 @@
  * broker queues for it across the restart) must then have every (boot, seq), first occurrences in
  * order. Duplicates are what QoS 1 allows (a batch whose PUBACK was lost is sent again).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openPtyPair, startMosquitto, type MosquittoBroker, type PtyPair } from '@fleet/edge-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../src/agent.js';
-import { startTestAgent } from './support/agent-under-test.js';
+import type { MosquittoBroker } from '@fleet/edge-testing';
+import { openAgentRig, type AgentRig } from './support/rig.js';
 import { CloudSide } from './support/cloud-side.js';
-import { openTestSpool } from './support/spool.js';
 import { TestFirmware } from './support/test-firmware.js';
 
-let dir: string;
+let rig: AgentRig;
 let broker: MosquittoBroker;
-let pty: PtyPair;
 let firmware: TestFirmware;
 let cloud: CloudSide;
 let agent: RunningAgent;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fleet-agent-outage-'));
-  // Persistence on, so that the cloud's session (and its subscription) survives the restart.
-  broker = await startMosquitto({
-    configExtra: `persistence true\npersistence_location ${dir}/\nmax_queued_messages 100000`,
+  rig = await openAgentRig({
+    name: 'outage',
+    robotClockOffsetMs: 42_000,
+    // Persistence on, so that the cloud's session (and its subscription) survives the restart.
+    mosquitto: (dir) => ({
+      configExtra: `persistence true\npersistence_location ${dir}/\nmax_queued_messages 100000`,
+    }),
+    cloud: { clientId: 'cloud-outage-test', clean: false },
   });
-  pty = await openPtyPair(join(dir, 'firmware'), join(dir, 'agent'));
-  firmware = await TestFirmware.open(pty.a, 42_000);
-  cloud = await CloudSide.connect(broker.url, 'site-1', 'r-1', {
-    clientId: 'cloud-outage-test',
-    clean: false,
-  });
-  ({ agent } = await startTestAgent({
-    serialPath: pty.b,
-    brokerUrl: broker.url,
-    spoolDir: join(dir, 'spool'),
-    openSpool: openTestSpool,
-  }));
+  ({ broker, firmware, cloud, agent } = rig);
   await cloud.waitFor('online presence', () => cloud.presence().some((p) => p.online));
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await cloud?.close();
-  await firmware?.close();
-  await pty?.close();
-  await broker?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 describe('broker outage (real Mosquitto stopped and restarted, real PTY with the test as firmware)', () => {

@@ -35,7 +35,7 @@ function ingest(position?: DurablePosition) {
   return { i, written, acks, robotClock };
 }
 
-describe('Ingest', () => {
+describe('Ingest (in-memory spool stands in for the file spool)', () => {
   it('stamps a sample with the robot time mapped to the gateway clock, and spools it as telemetry', () => {
     const { i, written } = ingest();
     i.onFrame(sampleFrame(4, 0, 1_700_000_060_000), 1_700_000_000_003); // robot 60 s ahead, 3 ms on the line
@@ -116,7 +116,7 @@ describe('Ingest', () => {
   });
 });
 
-describe('SpoolWriter', () => {
+describe('SpoolWriter (in-memory spool stands in for the file spool)', () => {
   it('appends in order with group commit: what arrives during a write goes in the next', async () => {
     const spool = new MemorySpool();
     const calls: number[] = [];

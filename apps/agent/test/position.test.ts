@@ -48,7 +48,7 @@ describe('DurablePosition', () => {
   });
 });
 
-describe('SpoolWriter settles what it has stored or dropped by policy', () => {
+describe('SpoolWriter settles what it has stored or dropped by policy (in-memory spool stands in for the file spool)', () => {
   it('settles after the append resolved, on SPOOL_FULL drops, never on a fatal failure', async () => {
     const spool = new MemorySpool();
     const outcomes: (Error | undefined)[] = [

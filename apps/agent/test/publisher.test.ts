@@ -68,7 +68,7 @@ function setup(options: { maxSamples?: number; maxDelayMs?: number; maxInflight?
 const seqsOf = (p: FakePublish | undefined) =>
   decodeTelemetryBatch(p?.payload ?? new Uint8Array()).samples.map((s) => s.seq);
 
-describe('Publisher batching', () => {
+describe('Publisher batching (fake MQTT client, in-memory spool)', () => {
   it('sends a full batch at once, and a partial one only after maxDelayMs', async () => {
     const { clock, link, publisher, append } = setup({ maxSamples: 100, maxDelayMs: 1000 });
     publisher.connected();
@@ -133,7 +133,7 @@ describe('Publisher batching', () => {
   });
 });
 
-describe('Publisher acknowledgement and flow', () => {
+describe('Publisher acknowledgement and flow (fake MQTT client, in-memory spool)', () => {
   it('acks spool records only when their PUBACK arrives', async () => {
     const { spool, link, publisher, append } = setup({ maxSamples: 10 });
     publisher.connected();
@@ -209,7 +209,7 @@ describe('Publisher acknowledgement and flow', () => {
   });
 });
 
-describe('Publisher priority records', () => {
+describe('Publisher priority records (fake MQTT client, in-memory spool)', () => {
   it('publishes events and acks one by one on their channels, before waiting telemetry', async () => {
     const { link, publisher, append, appendMessage, clock } = setup({ maxSamples: 100 });
     publisher.connected();
@@ -247,7 +247,7 @@ describe('Publisher priority records', () => {
   });
 });
 
-describe('Publisher drain (shutdown)', () => {
+describe('Publisher drain on shutdown (fake MQTT client, in-memory spool)', () => {
   it('sends partial batches at once and resolves when everything is acknowledged', async () => {
     const { link, publisher, append, clock } = setup({ maxSamples: 100, maxDelayMs: 60_000 });
     publisher.connected();

@@ -4,49 +4,28 @@
  * a real mqtt.js cloud client. The agent must keep running, count the corruption, and publish
  * exactly the samples that crossed the line intact — never a damaged one.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openPtyPair, startMosquitto, type MosquittoBroker, type PtyPair } from '@fleet/edge-testing';
 import { SerialFrameDecoder, encodeSerialFrame } from '@fleet/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../src/agent.js';
-import { startTestAgent } from './support/agent-under-test.js';
+import { openAgentRig, type AgentRig } from './support/rig.js';
 import { CloudSide } from './support/cloud-side.js';
 import { seededRandom } from './support/random.js';
 import { sampleFrame, telemetrySample } from './support/samples.js';
-import { openTestSpool } from './support/spool.js';
 import { TestFirmware } from './support/test-firmware.js';
 
-let dir: string;
-let broker: MosquittoBroker;
-let pty: PtyPair;
+let rig: AgentRig;
 let firmware: TestFirmware;
 let cloud: CloudSide;
 let agent: RunningAgent;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fleet-agent-noise-'));
-  broker = await startMosquitto();
-  pty = await openPtyPair(join(dir, 'firmware'), join(dir, 'agent'));
-  firmware = await TestFirmware.open(pty.a, 0);
-  cloud = await CloudSide.connect(broker.url, 'site-1', 'r-1');
-  ({ agent } = await startTestAgent({
-    serialPath: pty.b,
-    brokerUrl: broker.url,
-    spoolDir: join(dir, 'spool'),
-    openSpool: openTestSpool,
-  }));
+  rig = await openAgentRig({ name: 'noise' });
+  ({ firmware, cloud, agent } = rig);
   await cloud.waitFor('online presence', () => cloud.presence().some((p) => p.online));
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await cloud?.close();
-  await firmware?.close();
-  await pty?.close();
-  await broker?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 /** Bytes that the decoder provably rejects (checked here, so the test never depends on luck). */

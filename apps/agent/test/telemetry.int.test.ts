@@ -6,49 +6,31 @@
  * (boot, seq) once and in order, with event times corrected from the robot's clock (3 min ahead)
  * to the gateway's.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openPtyPair, startMosquitto, type MosquittoBroker, type PtyPair } from '@fleet/edge-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../src/agent.js';
-import { startTestAgent } from './support/agent-under-test.js';
+import { openAgentRig, type AgentRig } from './support/rig.js';
 import { CloudSide } from './support/cloud-side.js';
-import { openTestSpool } from './support/spool.js';
 import { TestFirmware } from './support/test-firmware.js';
 
 const ROBOT_AHEAD_MS = 180_000;
 const GATEWAY_AHEAD_MS = 5_000;
 
-let dir: string;
-let broker: MosquittoBroker;
-let pty: PtyPair;
+let rig: AgentRig;
 let firmware: TestFirmware;
 let cloud: CloudSide;
 let agent: RunningAgent;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'fleet-agent-telemetry-'));
-  broker = await startMosquitto();
-  pty = await openPtyPair(join(dir, 'firmware'), join(dir, 'agent'));
-  firmware = await TestFirmware.open(pty.a, ROBOT_AHEAD_MS);
-  cloud = await CloudSide.connect(broker.url, 'site-1', 'r-1');
-  cloud.actAsTimeServer(GATEWAY_AHEAD_MS);
-  ({ agent } = await startTestAgent({
-    serialPath: pty.b,
-    brokerUrl: broker.url,
-    spoolDir: join(dir, 'spool'),
-    openSpool: openTestSpool,
-  }));
+  rig = await openAgentRig({
+    name: 'telemetry',
+    robotClockOffsetMs: ROBOT_AHEAD_MS,
+    beforeAgent: (c) => c.actAsTimeServer(GATEWAY_AHEAD_MS),
+  });
+  ({ firmware, cloud, agent } = rig);
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await cloud?.close();
-  await firmware?.close();
-  await pty?.close();
-  await broker?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 describe('agent telemetry path (real PTY with the test as firmware, real Mosquitto, real MQTT cloud client)', () => {
