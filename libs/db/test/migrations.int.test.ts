@@ -60,7 +60,7 @@ describe('shipped migrations', () => {
     const result = await migrate(db);
 
     expect(result).toMatchObject({
-      applied: ['0001_telemetry_samples.sql'],
+      applied: ['0001_telemetry_samples.sql', '0002_robot_credentials.sql'],
       skippedTimescale: ['0001_telemetry_samples.timescale.sql'],
       timescale: false,
     });
@@ -76,6 +76,7 @@ describe('shipped migrations', () => {
     );
     expect(recorded.rows).toEqual([
       { name: '0001_telemetry_samples.sql', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { name: '0002_robot_credentials.sql', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) },
     ]);
   });
 
@@ -84,7 +85,7 @@ describe('shipped migrations', () => {
     await migrate(db);
     const again = await migrate(db);
     expect(again.applied).toEqual([]);
-    expect(again.alreadyApplied).toEqual(['0001_telemetry_samples.sql']);
+    expect(again.alreadyApplied).toEqual(['0001_telemetry_samples.sql', '0002_robot_credentials.sql']);
     expect(again.skippedTimescale).toEqual(['0001_telemetry_samples.timescale.sql']);
   });
 
@@ -224,6 +225,9 @@ describe('runner', () => {
 
   it('applies the shipped files from a copied folder too', async () => {
     await cp(defaultMigrationsDir(), dir, { recursive: true });
-    expect((await migrate(pool(), { dir })).applied).toEqual(['0001_telemetry_samples.sql']);
+    expect((await migrate(pool(), { dir })).applied).toEqual([
+      '0001_telemetry_samples.sql',
+      '0002_robot_credentials.sql',
+    ]);
   });
 });

@@ -24,6 +24,8 @@ export const DeadLetterReason = {
   UNAUTHORISED: 'DLQ_UNAUTHORISED',
   /** The payload decoded, but its robot id or kind does not match the topic it came on. */
   TOPIC_MISMATCH: 'DLQ_TOPIC_MISMATCH',
+  /** Kafka refused the record itself (e.g. larger than the topic's max.message.bytes). */
+  KAFKA_REJECTED: 'DLQ_KAFKA_REJECTED',
 } as const;
 
 export type DeadLetterReasonCode =

@@ -8,7 +8,10 @@
 export const KafkaTopics = {
   /** Telemetry batch records (binary, `encodeTelemetryBatch`), exactly as the robot published them. */
   telemetry: 'fleet.telemetry.v1',
-  /** `robot_event` records (binary, `encodeMessage`). */
+  /**
+   * `robot_event` records (binary, `encodeMessage`), and the gateway's `presence` records
+   * (connects, disconnects, last wills) as the history of each robot's connectivity.
+   */
   robotEvents: 'fleet.robot-events.v1',
   /** `command` records from the API, for the gateway to publish on `.../cmd`. */
   commands: 'fleet.commands.v1',

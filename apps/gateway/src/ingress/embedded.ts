@@ -1,0 +1,201 @@
+/**
+ * The default ingress: aedes embedded in the gateway, listening on TCP, TLS and (optionally)
+ * WebSocket. aedes writes a QoS 1 PUBACK only after `authorizePublish` calls back, and reads a
+ * socket again only after every packet of the last chunk was handled, so running the bridge inside
+ * `authorizePublish` gives both guarantees of the issue: PUBACK after Kafka's acknowledgement, and
+ * backpressure (a connection whose records wait for Kafka is not read).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { mqttTopic } from '@fleet/protocol';
+import type { CredentialStore, RobotIdentity, AuthRefusal } from '../auth/credentials.js';
+import { authorizeSubscribe } from '../auth/authorize.js';
+import type { Bridge } from '../bridge/bridge.js';
+import type { GatewayConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { PresenceTracker } from '../presence.js';
+import type { MqttSide } from './mqtt-side.js';
+
+/** CONNACK return codes of MQTT 3.1.1 (aedes' AuthErrorCode is a const enum, not importable). */
+const RETURN_CODE: Readonly<Record<AuthRefusal, number>> = {
+  anonymous: 5, // not authorised
+  unknown_robot: 4, // bad user name or password
+  bad_secret: 4,
+  revoked: 5,
+  bad_client_id: 2, // identifier rejected
+  unavailable: 3, // server unavailable
+};
+
+export interface EmbeddedOptions {
+  readonly config: GatewayConfig;
+  readonly credentials: CredentialStore;
+  readonly bridge: Bridge;
+  readonly presence: PresenceTracker;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+}
+
+export interface ListenerAddresses {
+  tcp?: number;
+  tls?: number;
+  ws?: number;
+}
+
+export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<MqttSide> {
+  const { config, credentials, bridge, presence, metrics, logger } = options;
+  const identities = new WeakMap<Client, RobotIdentity>();
+
+  const broker = await Aedes.createBroker({
+    id: config.gatewayId,
+    connectTimeout: config.mqtt.connectTimeoutMs,
+    maxClientsIdLength: 128,
+    // Session state is per instance and in memory; robots resend from their spools after a restart.
+    authenticate(client, username, password, done) {
+      credentials.authenticate(client.id, username, password).then(
+        (result) => {
+          if (result.ok) {
+            identities.set(client, result.identity);
+            done(null, true);
+            return;
+          }
+          metrics.authRefusals.inc({ reason: result.reason });
+          logger.warn(
+            { clientId: client.id, username, reason: result.reason, detail: result.message },
+            'connect refused',
+          );
+          const error = new Error(result.message) as AuthenticateError;
+          error.returnCode = RETURN_CODE[result.reason];
+          done(error, false);
+        },
+        (error: unknown) => {
+          const e = new Error(`authentication failed: ${(error as Error).message}`) as AuthenticateError;
+          e.returnCode = 3;
+          done(e, false);
+        },
+      );
+    },
+    authorizePublish(client, packet, done) {
+      if (client === null) return done(null);
+      // A last will is published by the broker itself as the connection dies; presence comes from
+      // the disconnect, so the will only goes to MQTT subscribers.
+      if (packet === (client as Client & { will?: unknown }).will) return done(null);
+      const identity = identities.get(client);
+      if (identity === undefined) return done(new Error('publish before authentication'));
+      // Retained messages are kept for presence only: a retained telemetry batch per robot would
+      // cost up to 64 KiB each, for nothing.
+      if (packet.retain && !packet.topic.endsWith('/presence')) packet.retain = false;
+      bridge
+        .handle({
+          topic: packet.topic,
+          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          identity,
+          alive: () => !client.closed,
+        })
+        .then(
+          () => done(null),
+          (error: unknown) => {
+            logger.warn(
+              { robotId: identity.robotId, topic: packet.topic, error: (error as Error).message },
+              'publish not acknowledged; closing the connection',
+            );
+            done(error as Error);
+          },
+        );
+    },
+    authorizeSubscribe(client, subscription, done) {
+      const identity = identities.get(client);
+      const decision = identity === undefined ? undefined : authorizeSubscribe(identity, subscription.topic);
+      if (decision?.ok) return done(null, subscription);
+      metrics.aclRefusals.inc({ operation: 'subscribe' });
+      logger.warn(
+        { clientId: client.id, topic: subscription.topic, reason: decision?.message ?? 'not authenticated' },
+        'subscribe refused',
+      );
+      done(null, null);
+    },
+  });
+
+  broker.on('client', (client) => {
+    const identity = identities.get(client);
+    if (identity === undefined) return;
+    metrics.connects.inc();
+    metrics.connections.inc();
+    presence.connected(identity);
+  });
+  broker.on('clientDisconnect', (client) => {
+    const identity = identities.get(client);
+    if (identity === undefined) return;
+    identities.delete(client);
+    metrics.connections.dec();
+    // aedes sets _disconnected only when the client sent DISCONNECT (then no will is published).
+    presence.disconnected(identity, (client as Client & { _disconnected?: boolean })._disconnected === true);
+  });
+  broker.on('clientError', (client, error) => {
+    logger.debug({ clientId: client.id, error: error.message }, 'client error');
+  });
+  broker.on('connectionError', (client, error) => {
+    logger.debug({ clientId: client.id, error: error.message }, 'connection error');
+  });
+
+  const servers: (NetServer | HttpServer)[] = [];
+  const addresses: ListenerAddresses = {};
+  const handle = broker.handle.bind(broker);
+  const listen = async (server: NetServer | HttpServer, host: string, port: number): Promise<number> => {
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  };
+  const { tcp, tls, ws } = config.mqtt;
+  if (tcp) addresses.tcp = await listen(createNetServer(handle), tcp.host, tcp.port);
+  if (tls) {
+    const server = createTlsServer(
+      {
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
+        ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+      },
+      handle,
+    );
+    addresses.tls = await listen(server, tls.host, tls.port);
+  }
+  if (ws) {
+    const http = createHttpServer((_, res) =>
+      res.writeHead(426).end('MQTT over WebSocket: connect to /mqtt\n'),
+    );
+    const wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload: config.mqtt.maxPacketBytes });
+    wss.on('connection', (socket, request) => handle(createWebSocketStream(socket), request));
+    addresses.ws = await listen(http, ws.host, ws.port);
+  }
+  logger.info({ addresses }, 'embedded MQTT broker listening');
+
+  return {
+    mode: 'embedded',
+    addresses,
+    publish(topic, payload, qos) {
+      return new Promise((resolve, reject) => {
+        broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (error) =>
+          error ? reject(error) : resolve(),
+        );
+      });
+    },
+    commandTopic: (robotId, siteId) => mqttTopic('cmd', siteId, robotId),
+    async close() {
+      // Stop accepting, close every client (aedes ends their sockets), then wait for the servers.
+      const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const server of servers) if ('closeAllConnections' in server) server.closeAllConnections();
+      await Promise.all(closed);
+    },
+  };
+}
