@@ -3,6 +3,9 @@
  * as a child process, with `--once` so it exits after its report.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '@fleet/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,27 +22,45 @@ afterAll(async () => {
 
 function start(env: Record<string, string>) {
   const { KAFKA_BROKERS: _k, DATABASE_URL: _d, ...rest } = process.env;
-  return run('npm', ['start', '--silent', '--', '--once'], { env: { ...rest, ...env }, timeout: 60_000 });
+  const ports = { FLEET_GATEWAY_MQTT_PORT: '0', FLEET_GATEWAY_HTTP_PORT: '0' };
+  return run('npm', ['start', '--silent', '--', '--once'], {
+    env: { ...rest, ...ports, ...env },
+    timeout: 120_000,
+  });
 }
 
 describe('npm start', () => {
   it('migrates the database, reports every component and exits 0 with --once', async () => {
-    const first = await start({ DATABASE_URL: db.url });
-    expect(first.stdout).toMatch(/PostgreSQL\s+running: .*migrations: 1 applied now, 0 already/);
-    for (const part of ['gateway', 'stream', 'api']) {
+    const first = await start({ DATABASE_URL: db.url, KAFKA_BROKERS: inject('kafkaBrokers') });
+    expect(first.stdout).toMatch(/PostgreSQL\s+running: .*migrations: 2 applied now, 0 already/);
+    expect(first.stdout).toMatch(/gateway\s+running: mqtt:\/\/:\d+; http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    for (const part of ['stream', 'api']) {
       expect(first.stdout).toMatch(new RegExp(`${part}\\s+not built yet \\(issue #\\d\\)`));
     }
     expect(first.stdout).toMatch(/firmware-sim\s+built: npm run sim/);
     expect(first.stdout).toMatch(/agent\s+built: npm run agent/);
     expect(first.stdout).not.toMatch(/postgres:\/\/[^*\s]*:[^*\s]+@/); // the password is redacted
 
-    const again = await start({ DATABASE_URL: db.url });
-    expect(again.stdout).toMatch(/migrations: 0 applied now, 1 already/);
+    const again = await start({ DATABASE_URL: db.url, KAFKA_BROKERS: inject('kafkaBrokers') });
+    expect(again.stdout).toMatch(/migrations: 0 applied now, 2 already/);
   });
 
   it('reports the Kafka broker it was given', async () => {
     const out = await start({ DATABASE_URL: db.url, KAFKA_BROKERS: inject('kafkaBrokers') });
     expect(out.stdout).toMatch(/Kafka\s+answering at 127\.0\.0\.1:\d+/);
+  });
+
+  it('starts a Kafka broker of its own when none is given, and the gateway on it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'fleet-start-'));
+    try {
+      const out = await start({ DATABASE_URL: db.url, FLEET_DATA_DIR: dataDir });
+      expect(out.stdout).toMatch(
+        /Kafka\s+started for this session at 127\.0\.0\.1:\d+ \(Kafka [\d.]+, data in .*kafka-session\)/,
+      );
+      expect(out.stdout).toMatch(/gateway\s+running: mqtt:\/\/:\d+/);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses invalid configuration with a message naming the variable, exit code 1', async () => {

@@ -1,16 +1,23 @@
 /**
  * `npm start`: the embedded default of the platform, on one machine with nothing installed.
  *
- * Today it brings up what is built: PostgreSQL (an embedded server with its data in
- * `$FLEET_DATA_DIR/postgres`, or `DATABASE_URL`), with the migrations applied, and Kafka when
- * `KAFKA_BROKERS` names one. It then reports every component, saying plainly which ones are not
- * built yet and by which issue, and keeps the database serving until Ctrl-C (`--once`: exit after
- * the report).
+ * Today it brings up what is built:
+ *  - PostgreSQL: an embedded server with its data in `$FLEET_DATA_DIR/postgres`, or `DATABASE_URL`,
+ *    with the migrations applied;
+ *  - Kafka: `KAFKA_BROKERS`, else the broker of `npm run kafka:start` when it runs, else a local
+ *    broker started for this session with its data in `$FLEET_DATA_DIR/kafka` (the file-backed log
+ *    that will replace it in the embedded default is issue #5's);
+ *  - the gateway (MQTT on FLEET_GATEWAY_MQTT_PORT, default 1883; metrics and health on
+ *    FLEET_GATEWAY_HTTP_PORT, default 9464; every FLEET_GATEWAY_* variable applies).
+ * It then reports every component, saying plainly which ones are not built yet and by which issue,
+ * and keeps serving until Ctrl-C (`--once`: exit after the report).
  */
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedPostgres } from '@fleet/db';
-import { probeKafka } from '@fleet/testing';
+import { loadConfig, startGateway, type Gateway } from '@fleet/gateway';
+import { probeKafka, startKafkaBroker, type KafkaBroker } from '@fleet/testing';
 import { z } from 'zod';
 
 const configSchema = z.object({
@@ -83,16 +90,47 @@ async function main(): Promise<void> {
     await pool.end();
   }
 
-  if (config.KAFKA_BROKERS !== undefined) {
-    const [host, port] = (config.KAFKA_BROKERS.split(',')[0] ?? '').split(':');
+  let kafka: KafkaBroker | undefined;
+  let brokers = config.KAFKA_BROKERS ?? (await runningDevBroker(config.FLEET_DATA_DIR));
+  if (brokers !== undefined) {
+    const [host, port] = (brokers.split(',')[0] ?? '').split(':');
     await probeKafka(host ?? '', Number(port), 10_000);
-    rows.push({ component: 'Kafka', state: `answering at ${config.KAFKA_BROKERS}` });
+    rows.push({ component: 'Kafka', state: `answering at ${brokers}` });
   } else {
+    kafka = await startKafkaBroker({ dataDir: resolve(config.FLEET_DATA_DIR, 'kafka-session') });
+    brokers = kafka.brokers;
     rows.push({
-      component: 'log',
-      state:
-        'embedded file-backed log: not built yet (issue #5); set KAFKA_BROKERS (npm run kafka:start) for Kafka',
+      component: 'Kafka',
+      state: `started for this session at ${brokers} (Kafka ${kafka.version}, data in ${kafka.dataDir})`,
     });
+  }
+
+  let gateway: Gateway | undefined;
+  try {
+    gateway = await startGateway(
+      loadConfig({
+        env: {
+          FLEET_GATEWAY_LOG_LEVEL: 'warn',
+          ...process.env,
+          KAFKA_BROKERS: brokers,
+          DATABASE_URL: databaseUrl,
+        },
+      }),
+    );
+    const { tcp, tls, ws } = gateway.mqtt.addresses;
+    const listeners = [tcp && `mqtt://:${tcp}`, tls && `mqtts://:${tls}`, ws && `ws://:${ws}/mqtt`].filter(
+      Boolean,
+    );
+    rows.push({
+      component: 'gateway',
+      state:
+        `running: ${listeners.join(', ')}` +
+        (gateway.httpPort ? `; http://127.0.0.1:${gateway.httpPort}/metrics, /healthz, /readyz` : '') +
+        '; provision robots with npm run gateway -- robots add ROBOT --site SITE',
+    });
+  } catch (error) {
+    await kafka?.stop();
+    throw error;
   }
   rows.push(
     { component: 'protocol', state: 'built (libs/protocol): messages, serial frames, batch records, topics' },
@@ -105,15 +143,19 @@ async function main(): Promise<void> {
       state:
         'built: npm run agent -- run --config agent.json (one per robot; npm run build:agent bundles it)',
     },
-    { component: 'gateway', state: 'not built yet (issue #4)' },
     { component: 'stream', state: 'not built yet (issue #5)' },
     { component: 'api', state: 'not built yet (issue #6)' },
   );
   console.log('fleet telemetry platform');
   print(rows);
 
-  if (values.once) {
+  const stopAll = async (): Promise<void> => {
+    await gateway?.close();
+    await kafka?.stop();
     await embedded?.stop();
+  };
+  if (values.once) {
+    await stopAll();
     return;
   }
   console.log('\nserving; Ctrl-C stops');
@@ -122,7 +164,22 @@ async function main(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await embedded?.stop();
+  await stopAll();
+}
+
+/** The broker of `npm run kafka:start` (scripts/kafka.ts), when its state file names a live one. */
+async function runningDevBroker(dataDir: string): Promise<string | undefined> {
+  try {
+    const state = JSON.parse(await readFile(join(resolve(dataDir), 'kafka', 'state.json'), 'utf8')) as {
+      brokers?: string;
+    };
+    if (typeof state.brokers !== 'string') return undefined;
+    const [host, port] = state.brokers.split(':');
+    await probeKafka(host ?? '', Number(port), 2000);
+    return state.brokers;
+  } catch {
+    return undefined;
+  }
 }
 
 main().catch((error: unknown) => {
