@@ -4,6 +4,7 @@
  * PostgreSQL major version of the embedded server.
  */
 import { readFileSync } from 'node:fs';
+import { loadConfig } from '@fleet/gateway';
 import { BROKER_SETTINGS, DEFAULT_KAFKA_VERSION } from '@fleet/testing';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -45,5 +46,20 @@ describe('docker-compose.yml', () => {
     const env = timescale?.environment ?? {};
     const url = `postgres://${env['POSTGRES_USER']}:${env['POSTGRES_PASSWORD']}@timescaledb:5432/${env['POSTGRES_DB']}`;
     expect(text).toContain(`DATABASE_URL=${url}`);
+  });
+
+  it('runs the gateway with variables its configuration accepts, on the ports it publishes', () => {
+    const gateway = compose.services['gateway'] as ComposeService & { ports: string[] };
+    const config = loadConfig({ env: gateway.environment });
+    expect(config.kafka.brokers).toEqual(['kafka:9092']);
+    expect(config.databaseUrl).toMatch(/@timescaledb:5432\//);
+    expect(gateway.ports).toEqual([
+      `${config.mqtt.tcp?.port}:${config.mqtt.tcp?.port}`,
+      `${config.http?.port}:${config.http?.port}`,
+    ]);
+    const timescaleEnv = timescale?.environment ?? {};
+    expect(config.databaseUrl).toBe(
+      `postgres://${timescaleEnv['POSTGRES_USER']}:${timescaleEnv['POSTGRES_PASSWORD']}@timescaledb:5432/${timescaleEnv['POSTGRES_DB']}`,
+    );
   });
 });
