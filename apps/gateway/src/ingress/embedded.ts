@@ -49,6 +49,13 @@ export interface ListenerAddresses {
 export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<MqttSide> {
   const { config, credentials, bridge, presence, metrics, logger } = options;
   const identities = new WeakMap<Client, RobotIdentity>();
+  /**
+   * The publishes of one connection go to the bridge one after another: aedes hands over every
+   * packet of a socket chunk at once, and concurrent retries after a Kafka outage could otherwise
+   * write a robot's batches out of order. Connections still run in parallel, and the producer
+   * coalesces their records into shared requests.
+   */
+  const queues = new WeakMap<Client, Promise<boolean>>();
 
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -89,23 +96,36 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
       // Retained messages are kept for presence only: a retained telemetry batch per robot would
       // cost up to 64 KiB each, for nothing.
       if (packet.retain && !packet.topic.endsWith('/presence')) packet.retain = false;
-      bridge
-        .handle({
-          topic: packet.topic,
-          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-          identity,
-          alive: () => !client.closed,
-        })
-        .then(
-          () => done(null),
-          (error: unknown) => {
-            logger.warn(
-              { robotId: identity.robotId, topic: packet.topic, error: (error as Error).message },
-              'publish not acknowledged; closing the connection',
-            );
-            done(error as Error);
-          },
-        );
+      const publish = {
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        identity,
+        alive: () => !client.closed,
+      };
+      const previous = queues.get(client) ?? Promise.resolve(true);
+      const handled = previous.then((previousOk) =>
+        previousOk
+          ? bridge.handle(publish)
+          : // The previous publish failed, so this connection is closing: do not write this one.
+            Promise.reject(new Error('an earlier publish of this connection was not acknowledged')),
+      );
+      queues.set(
+        client,
+        handled.then(
+          () => true,
+          () => false,
+        ),
+      );
+      handled.then(
+        () => done(null),
+        (error: unknown) => {
+          logger.warn(
+            { robotId: identity.robotId, topic: packet.topic, error: (error as Error).message },
+            'publish not acknowledged; closing the connection',
+          );
+          done(error as Error);
+        },
+      );
     },
     authorizeSubscribe(client, subscription, done) {
       const identity = identities.get(client);
