@@ -1,2 +1,1 @@
-// This library is built by issue #5; until then it exports nothing.
-export {};
+export * from './api.js';
