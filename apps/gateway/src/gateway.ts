@@ -5,7 +5,7 @@
  * accepting, finishes what Kafka has not yet acknowledged (or lets the robots resend it), and
  * releases everything.
  */
-import { createKafkaLog, type Log } from '@fleet/log';
+import { LogError, createKafkaLog, type Log } from '@fleet/log';
 import { createPool, migrate } from '@fleet/db';
 import { KAFKA_TOPIC_SPECS } from '@fleet/protocol';
 import type { Pool } from 'pg';
@@ -53,24 +53,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       clientId: `${config.kafka.clientId}-${config.gatewayId}`,
       deliveryTimeoutMs: config.kafka.deliveryTimeoutMs,
     });
-    if (config.kafka.createTopics) {
-      const admin = log.admin();
-      try {
-        await admin.createTopics(
-          Object.values(KAFKA_TOPIC_SPECS).map((spec) => ({
-            name: spec.name,
-            partitions: config.kafka.partitions,
-            compacted: spec.compacted,
-            ...(config.kafka.replicationFactor > 1
-              ? { config: { 'min.insync.replicas': String(Math.min(2, config.kafka.replicationFactor)) } }
-              : {}),
-          })),
-          { ifNotExists: true },
-        );
-      } finally {
-        await admin.close();
-      }
-    }
+    if (config.kafka.createTopics) await ensureTopics(log, config, logger);
     const producer = log.producer();
     undo.push(() => producer.close());
     const credentials = new CredentialStore(pool, { cacheTtlMs: config.auth.cacheTtlMs });
@@ -160,5 +143,43 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
   } catch (error) {
     await unwind();
     throw error;
+  }
+}
+
+/**
+ * Creates the platform's topics that are missing. A topic that exists already is left as it is,
+ * also when its partition count differs from `kafka.partitions` (an operator's choice; the producer
+ * partitions by the actual count): that is logged, since co-partitioning needs every keyed topic to
+ * have the same count.
+ */
+async function ensureTopics(log: Log, config: GatewayConfig, logger: Logger): Promise<void> {
+  const admin = log.admin();
+  try {
+    for (const spec of Object.values(KAFKA_TOPIC_SPECS)) {
+      try {
+        await admin.createTopics(
+          [
+            {
+              name: spec.name,
+              partitions: config.kafka.partitions,
+              compacted: spec.compacted,
+              ...(config.kafka.replicationFactor > 1
+                ? { config: { 'min.insync.replicas': String(Math.min(2, config.kafka.replicationFactor)) } }
+                : {}),
+            },
+          ],
+          { ifNotExists: true },
+        );
+      } catch (error) {
+        if (!LogError.is(error, 'ALREADY_EXISTS')) throw error;
+        const existing = await admin.partitionCount(spec.name);
+        logger.warn(
+          { topic: spec.name, partitions: existing, configured: config.kafka.partitions },
+          'topic exists with another partition count; using it as it is',
+        );
+      }
+    }
+  } finally {
+    await admin.close();
   }
 }

@@ -17,7 +17,7 @@ beforeAll(async () => {
   alice = await rig.robot('alice');
   bob = await rig.robot('bob');
 });
-afterAll(() => rig.close());
+afterAll(() => rig?.close());
 
 async function refusal(
   robot: Robot | undefined,

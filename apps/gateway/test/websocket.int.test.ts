@@ -15,7 +15,7 @@ beforeAll(async () => {
     mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { host: '127.0.0.1', port: 0 } },
   });
 });
-afterAll(() => rig.close());
+afterAll(() => rig?.close());
 
 it('accepts robots over ws://…/mqtt and bridges their telemetry; refuses wrong secrets there too', async () => {
   const robot = await rig.robot('ws');

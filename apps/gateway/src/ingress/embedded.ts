@@ -1,9 +1,9 @@
 /**
  * The default ingress: aedes embedded in the gateway, listening on TCP, TLS and (optionally)
- * WebSocket. aedes writes a QoS 1 PUBACK only after `authorizePublish` calls back, and reads a
- * socket again only after every packet of the last chunk was handled, so running the bridge inside
- * `authorizePublish` gives both guarantees of the issue: PUBACK after Kafka's acknowledgement, and
- * backpressure (a connection whose records wait for Kafka is not read).
+ * WebSocket. aedes writes a QoS 1 PUBACK only after `authorizePublish` calls back, so running the
+ * bridge inside `authorizePublish` gives the PUBACK-after-Kafka guarantee. Backpressure needs one
+ * more step (see `readingGate`): while a connection has a PUBLISH waiting for Kafka, its socket is
+ * not read, so TCP flow control holds the robot back instead of the gateway buffering its traffic.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -46,6 +46,38 @@ export interface ListenerAddresses {
   ws?: number;
 }
 
+/**
+ * Backpressure. aedes reads a socket's next chunk once every packet of the last one is handled, but
+ * it also counts each 'readable' event as a handled packet (`nextBatch` in aedes lib/client.js), so
+ * bytes that arrive while PUBLISHes wait for Kafka are read and parsed anyway: a Kafka outage would
+ * pile every robot's traffic up in memory. So while a connection has a PUBLISH waiting, its
+ * 'readable' listeners are detached; Node stops reading the socket once its buffer is full and TCP
+ * flow control holds the robot back. (A PINGREQ is not read either: a long outage ends in a
+ * keepalive timeout, and the robot reconnects and resends.)
+ */
+function readingGate(): { hold(client: Client): void; release(client: Client): void } {
+  type Listener = (...args: unknown[]) => void;
+  const held = new WeakMap<Client, { pending: number; readonly listeners: Listener[] }>();
+  return {
+    hold(client) {
+      const h = held.get(client);
+      if (h !== undefined) {
+        h.pending++;
+        return;
+      }
+      const listeners = client.conn.listeners('readable') as Listener[];
+      client.conn.removeAllListeners('readable');
+      held.set(client, { pending: 1, listeners });
+    },
+    release(client) {
+      const h = held.get(client);
+      if (h === undefined || --h.pending > 0) return;
+      held.delete(client);
+      for (const listener of h.listeners) client.conn.on('readable', listener);
+    },
+  };
+}
+
 export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<MqttSide> {
   const { config, credentials, bridge, presence, metrics, logger } = options;
   const identities = new WeakMap<Client, RobotIdentity>();
@@ -56,6 +88,7 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
    * coalesces their records into shared requests.
    */
   const queues = new WeakMap<Client, Promise<boolean>>();
+  const gate = readingGate();
 
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -102,6 +135,7 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
         identity,
         alive: () => !client.closed,
       };
+      gate.hold(client);
       const previous = queues.get(client) ?? Promise.resolve(true);
       const handled = previous.then((previousOk) =>
         previousOk
@@ -117,8 +151,12 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
         ),
       );
       handled.then(
-        () => done(null),
+        () => {
+          gate.release(client);
+          done(null);
+        },
         (error: unknown) => {
+          gate.release(client);
           logger.warn(
             { robotId: identity.robotId, topic: packet.topic, error: (error as Error).message },
             'publish not acknowledged; closing the connection',
