@@ -53,9 +53,7 @@ function sample(robotId: string, seq: number): TelemetrySample {
   };
 }
 
-async function tail(
-  topic: string,
-): Promise<{
+async function tail(topic: string): Promise<{
   read(done: (r: LogRecord[]) => boolean, ms?: number): Promise<LogRecord[]>;
   close(): Promise<void>;
 }> {
