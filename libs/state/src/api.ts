@@ -49,6 +49,7 @@ export interface StateChange {
 }
 
 export interface ValueState<T> {
+  /** The stored instance (both backends keep values decoded): mutate it only if you `set()` it again. */
   get(): T | undefined;
   set(value: T): void;
   clear(): void;
@@ -103,7 +104,11 @@ export interface KeyGroupState {
   setTime(ms: number): void;
   /** Deletes entries whose TTL has passed at `now`; returns how many. */
   expire(now: number): number;
-  /** Loads the given keys' entries into memory. In-memory backends resolve at once. */
+  /**
+   * Loads the given keys' entries into memory. In-memory backends resolve at once. The LevelDB
+   * backend also reads keys not prefetched (synchronously, with `getSync`), so it never throws
+   * NOT_PREFETCHED; prefetching only moves those reads off the event loop.
+   */
   prefetch(keys: Iterable<string>): Promise<void>;
   /** The entries changed since the last call, then forgets them (the checkpoint has them). */
   takeChanges(): StateChange[];
