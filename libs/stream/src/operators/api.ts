@@ -1,0 +1,80 @@
+/**
+ * The keyed process API, in the spirit of Flink's KeyedProcessFunction: an operator sees every
+ * element of its job's keyed stream, one key at a time, with that key's state, timers and watermark.
+ */
+import type {
+  AggregateFunction,
+  AggregatingState,
+  ListState,
+  MapState,
+  StateDescriptor,
+  ValueState,
+} from '@fleet/state';
+import type { TimeDomain } from '../timers/timer-service.js';
+
+/** State handles of the current key (a thin view of the partition's KeyGroupState). */
+export interface KeyedState {
+  value<T>(descriptor: StateDescriptor<T>): ValueState<T>;
+  map<V>(descriptor: StateDescriptor<V>): MapState<V>;
+  list<T>(descriptor: StateDescriptor<T>): ListState<T>;
+  aggregating<IN, ACC, OUT>(
+    descriptor: StateDescriptor<ACC>,
+    fn: AggregateFunction<IN, ACC, OUT>,
+  ): AggregatingState<IN, OUT>;
+}
+
+/** Timers of the current key. Registering an existing (domain, timestamp) again is a no-op. */
+export interface TimerRegistry {
+  /** Fires `onTimer(t)` once the key's watermark passes t (watermark > t). */
+  registerEventTime(t: number): void;
+  deleteEventTime(t: number): void;
+  /** Fires `onTimer(t)` once the processing clock reaches t. */
+  registerProcessingTime(t: number): void;
+  deleteProcessingTime(t: number): void;
+}
+
+export interface Context<O> {
+  /** The current key (robot id). */
+  readonly key: string;
+  /** Event time of the element, or the timestamp of the firing timer. */
+  readonly timestamp: number;
+  /** The key's watermark E(key) (README, "Semantics"), before this element was counted. */
+  readonly watermark: number;
+  /** The task's processing clock, ms. */
+  readonly processingTime: number;
+  readonly allowedLatenessMs: number;
+  readonly state: KeyedState;
+  readonly timers: TimerRegistry;
+  /**
+   * Emits a result. Its id is `<job>/<operator>/<key>/<idSuffix>`; the default suffix is
+   * `e<timestamp>.<n>` (element) or `t<timestamp>.<n>` (timer), n counting emits of this call.
+   * Give a suffix when a row should be updated in place (window start, command id, ...).
+   */
+  emit(value: O, idSuffix?: string): void;
+  /** Emits to a named side output; id `<job>/<operator>/<tag>/<key>/<idSuffix>` (same default). */
+  sideOutput(tag: string, value: unknown, idSuffix?: string): void;
+}
+
+export interface ElementContext<O> extends Context<O> {
+  /** The element is behind the key's watermark but within allowed lateness. */
+  readonly late: boolean;
+}
+
+export interface TimerContext<O> extends Context<O> {
+  readonly domain: TimeDomain;
+}
+
+export interface KeyedProcessFunction<E, O> {
+  processElement(value: E, ctx: ElementContext<O>): void;
+  onTimer?(timestamp: number, ctx: TimerContext<O>): void;
+}
+
+/** A named keyed process function. The name (`[a-z][a-z0-9_]*`) appears in output ids. */
+export interface Operator<E, O> {
+  readonly name: string;
+  readonly fn: KeyedProcessFunction<E, O>;
+}
+
+export function operator<E, O>(name: string, fn: KeyedProcessFunction<E, O>): Operator<E, O> {
+  return { name, fn };
+}
