@@ -43,13 +43,30 @@ export class KafkaLogAdmin implements LogAdmin {
     } catch (error) {
       const mapped = toLogError(error, `creating topic ${spec.name}`, { topic: spec.name });
       if (!(ifNotExists && mapped.code === 'ALREADY_EXISTS')) throw mapped;
-      const existing = await this.partitionCount(spec.name);
+      const existing = await this.#partitionCountOfNew(spec.name);
       if (existing !== spec.partitions) {
         throw new LogError(
           'ALREADY_EXISTS',
           `topic ${spec.name} exists with ${existing} partitions, wanted ${spec.partitions}`,
           { topic: spec.name },
         );
+      }
+    }
+  }
+
+  /**
+   * The partition count of a topic that CreateTopics just reported as existing. When another client
+   * created it a moment ago (several gateway workers starting at once), the metadata may not list
+   * it yet: NOT_FOUND is retried until LEADER_WAIT_MS.
+   */
+  async #partitionCountOfNew(topic: string): Promise<number> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.partitionCount(topic);
+      } catch (error) {
+        if (!LogError.is(error, 'NOT_FOUND') || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
   }
