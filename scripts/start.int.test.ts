@@ -32,7 +32,7 @@ function start(env: Record<string, string>) {
 describe('npm start', () => {
   it('migrates the database, reports every component and exits 0 with --once', async () => {
     const first = await start({ DATABASE_URL: db.url, KAFKA_BROKERS: inject('kafkaBrokers') });
-    expect(first.stdout).toMatch(/PostgreSQL\s+running: .*migrations: 2 applied now, 0 already/);
+    expect(first.stdout).toMatch(/PostgreSQL\s+running: .*migrations: 3 applied now, 0 already/);
     expect(first.stdout).toMatch(/gateway\s+running: mqtt:\/\/:\d+; http:\/\/127\.0\.0\.1:\d+\/metrics/);
     for (const part of ['stream', 'api']) {
       expect(first.stdout).toMatch(new RegExp(`${part}\\s+not built yet \\(issue #\\d\\)`));
@@ -42,7 +42,7 @@ describe('npm start', () => {
     expect(first.stdout).not.toMatch(/postgres:\/\/[^*\s]*:[^*\s]+@/); // the password is redacted
 
     const again = await start({ DATABASE_URL: db.url, KAFKA_BROKERS: inject('kafkaBrokers') });
-    expect(again.stdout).toMatch(/migrations: 0 applied now, 2 already/);
+    expect(again.stdout).toMatch(/migrations: 0 applied now, 3 already/);
   });
 
   it('reports the Kafka broker it was given', async () => {

@@ -60,7 +60,7 @@ describe('shipped migrations', () => {
     const result = await migrate(db);
 
     expect(result).toMatchObject({
-      applied: ['0001_telemetry_samples.sql', '0002_robot_credentials.sql'],
+      applied: ['0001_telemetry_samples.sql', '0002_robot_credentials.sql', '0003_stream_runtime.sql'],
       skippedTimescale: ['0001_telemetry_samples.timescale.sql'],
       timescale: false,
     });
@@ -77,6 +77,7 @@ describe('shipped migrations', () => {
     expect(recorded.rows).toEqual([
       { name: '0001_telemetry_samples.sql', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) },
       { name: '0002_robot_credentials.sql', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { name: '0003_stream_runtime.sql', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) },
     ]);
   });
 
@@ -85,7 +86,11 @@ describe('shipped migrations', () => {
     await migrate(db);
     const again = await migrate(db);
     expect(again.applied).toEqual([]);
-    expect(again.alreadyApplied).toEqual(['0001_telemetry_samples.sql', '0002_robot_credentials.sql']);
+    expect(again.alreadyApplied).toEqual([
+      '0001_telemetry_samples.sql',
+      '0002_robot_credentials.sql',
+      '0003_stream_runtime.sql',
+    ]);
     expect(again.skippedTimescale).toEqual(['0001_telemetry_samples.timescale.sql']);
   });
 
@@ -228,6 +233,7 @@ describe('runner', () => {
     expect((await migrate(pool(), { dir })).applied).toEqual([
       '0001_telemetry_samples.sql',
       '0002_robot_credentials.sql',
+      '0003_stream_runtime.sql',
     ]);
   });
 });

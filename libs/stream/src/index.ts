@@ -23,3 +23,4 @@ export { windowSetCodec, type WindowSet } from './windows/window-set.js';
 export * from './testing/driver.js';
 export * from './testing/time.js';
 export * from './cep/index.js';
+export * from './runtime/index.js';

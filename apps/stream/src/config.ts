@@ -1,0 +1,88 @@
+/**
+ * The stream CLI's configuration: read once from argv (and env for secrets-free defaults),
+ * validated, frozen, handed on. Nothing else reads process.env.
+ */
+import { parseArgs } from 'node:util';
+
+export interface StreamConfig {
+  readonly brokers: readonly string[];
+  readonly databaseUrl: string;
+  /** Which built-in job: only `keyed-counts` for now. */
+  readonly job: 'keyed-counts';
+  /** The job's name (`[a-z][a-z0-9_]*`), so several runs can share one database. */
+  readonly jobName: string;
+  readonly inputs: readonly string[];
+  readonly outboxTopic: string | undefined;
+  readonly instance: string;
+  readonly checkpointIntervalMs: number;
+  readonly heartbeatMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly migrate: boolean;
+}
+
+export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input TOPIC [--input TOPIC...]
+              --instance ID [--brokers host:port,...] [--database-url postgres://...]
+              [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
+              [--session-timeout-ms 10000] [--migrate]
+env: KAFKA_BROKERS, DATABASE_URL (used when the flags are absent)`;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new ConfigError(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): StreamConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      brokers: { type: 'string' },
+      'database-url': { type: 'string' },
+      job: { type: 'string', default: 'keyed-counts' },
+      'job-name': { type: 'string' },
+      input: { type: 'string', multiple: true },
+      'outbox-topic': { type: 'string' },
+      instance: { type: 'string' },
+      'checkpoint-ms': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'session-timeout-ms': { type: 'string' },
+      migrate: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const brokers = (values.brokers ?? env['KAFKA_BROKERS'] ?? '').split(',').filter((b) => b !== '');
+  if (brokers.length === 0) throw new ConfigError('no Kafka brokers: --brokers or KAFKA_BROKERS');
+  const databaseUrl = values['database-url'] ?? env['DATABASE_URL'] ?? '';
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError('no database: --database-url or DATABASE_URL');
+  if (values.job !== 'keyed-counts') throw new ConfigError(`unknown job ${String(values.job)}`);
+  const jobName = values['job-name'] ?? '';
+  if (!/^[a-z][a-z0-9_]*$/.test(jobName)) throw new ConfigError('--job-name must match [a-z][a-z0-9_]*');
+  const inputs = values.input ?? [];
+  if (inputs.length === 0) throw new ConfigError('at least one --input topic');
+  const instance = values.instance ?? '';
+  if (instance === '') throw new ConfigError('--instance is required');
+  const heartbeatMs = positiveInt('heartbeat-ms', values['heartbeat-ms'], 1000);
+  const sessionTimeoutMs = positiveInt('session-timeout-ms', values['session-timeout-ms'], 10_000);
+  if (sessionTimeoutMs <= 2 * heartbeatMs)
+    throw new ConfigError('--session-timeout-ms must be more than twice --heartbeat-ms');
+  return Object.freeze({
+    brokers: Object.freeze(brokers),
+    databaseUrl,
+    job: 'keyed-counts',
+    jobName,
+    inputs: Object.freeze([...inputs]),
+    outboxTopic: values['outbox-topic'],
+    instance,
+    checkpointIntervalMs: positiveInt('checkpoint-ms', values['checkpoint-ms'], 1000),
+    heartbeatMs,
+    sessionTimeoutMs,
+    migrate: values.migrate ?? false,
+  });
+}

@@ -1,0 +1,472 @@
+/**
+ * One instance of a job: owns some partitions (decided by a {@link Membership}), and for each
+ *
+ *   claim (epoch + 1) -> restore (state, task state, offsets) -> assign the reader at the stored
+ *   offsets (or the beginning) -> loop { poll; job.read + task.process; onProcessingTime every
+ *   tickMs; checkpoint every checkpointIntervalMs } -> on revocation or close: final checkpoint,
+ *   release.
+ *
+ * Input topics are co-partitioned: partition p of every input topic feeds the task of partition p.
+ * A checkpoint is one PostgreSQL transaction per partition guarded by the claim's epoch
+ * ({@link PgCheckpointStore.commit}); after commits the outbox publisher sends new outbox rows to
+ * the log and marks them published (at least once; ids are deterministic so consumers dedupe).
+ *
+ * Failure rules: a fenced commit (a newer owner exists) drops the partition at once. Any other
+ * failed commit also drops it locally (its changes were taken from the task and are lost with it),
+ * and it is claimed and restored again from the last committed checkpoint: replay is idempotent.
+ *
+ * @example
+ *   const instance = new StreamInstance({ job: { job, inputs: ['telemetry'] }, instance: 'stream-0',
+ *     log: createKafkaLog({ brokers, clientId: 'stream-0' }), pool, backend: createMemoryBackend() });
+ *   const done = instance.run();
+ *   process.once('SIGTERM', () => void instance.close());
+ *   await done;
+ */
+import type { Log, LogAdmin, LogProducer, LogReader, RecordBatch, TopicPartitionOffset } from '@fleet/log';
+import type { KeyGroupState, StateBackend } from '@fleet/state';
+import type { DbPool as Pool } from './db-types.js';
+import type { Job, TaskRecord } from '../job.js';
+import type { EventTimeOptions } from '../time/config.js';
+import type { TaskOutput } from '../task/outputs.js';
+import { PartitionTask, type Clock } from '../task/partition-task.js';
+import { PgCheckpointStore, type Claim, type OutboxMessage } from './checkpoint-store.js';
+import {
+  assignmentChannel,
+  checkpointChannel,
+  errorChannel,
+  fencedChannel,
+  publishedChannel,
+  restoreChannel,
+  type AssignmentEvent,
+  type CheckpointEvent,
+  type FencedEvent,
+  type PublishedEvent,
+  type RestoreEvent,
+  type RuntimeErrorEvent,
+} from './diagnostics.js';
+import { FencedError, RuntimeError } from './errors.js';
+import { PgLeaseMembership, type Membership, type MembershipView } from './membership.js';
+
+/** A job as the runtime runs it: the pure job, its input topics and its event-time settings. */
+export interface RuntimeJob<E> {
+  readonly job: Job<E>;
+  /** Co-partitioned input topics (same partition count, same key function). */
+  readonly inputs: readonly string[];
+  readonly eventTime?: EventTimeOptions;
+  /** Messages for other systems: written to the outbox in the checkpoint's transaction. */
+  outbox?(output: TaskOutput, partition: number): OutboxMessage | undefined;
+}
+
+export interface StreamInstanceOptions<E> {
+  readonly job: RuntimeJob<E>;
+  /** Unique among the job's instances (a restarted process should take a new one). */
+  readonly instance: string;
+  readonly log: Log;
+  readonly pool: Pool;
+  readonly backend: StateBackend;
+  /** Default: leases in PostgreSQL ({@link PgLeaseMembership}). */
+  readonly membership?: Membership;
+  /** Default 1000 ms. */
+  readonly checkpointIntervalMs?: number;
+  /** Default 1000 ms. */
+  readonly heartbeatMs?: number;
+  /** Default 10 000 ms. */
+  readonly sessionTimeoutMs?: number;
+  /** How often `onProcessingTime` runs. Default 1000 ms. */
+  readonly tickMs?: number;
+  /** Longest a poll waits. Default 200 ms. */
+  readonly pollMaxWaitMs?: number;
+  readonly clock?: Clock;
+}
+
+interface Owned<E> {
+  readonly claim: Claim;
+  readonly task: PartitionTask<E>;
+  readonly state: KeyGroupState;
+  checkpointId: bigint;
+}
+
+export interface PartitionStatus {
+  readonly partition: number;
+  readonly epoch: bigint;
+  readonly checkpointId: bigint;
+  readonly watermark: number;
+  /** Records behind the high watermark, summed over the input topics (as of the last fetch). */
+  readonly lag: bigint;
+}
+
+const decoder = new TextDecoder();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class StreamInstance<E> {
+  readonly id: string;
+  private readonly job: RuntimeJob<E>;
+  private readonly store: PgCheckpointStore;
+  private readonly clock: Clock;
+  private readonly checkpointIntervalMs: number;
+  private readonly heartbeatMs: number;
+  private readonly sessionTimeoutMs: number;
+  private readonly tickMs: number;
+  private readonly owned = new Map<number, Owned<E>>();
+  private readonly lag = new Map<string, bigint>();
+  private membership: Membership | undefined;
+  private view: MembershipView | undefined;
+  private viewVersion = 0;
+  private rebalancedVersion = -1;
+  private lastRebalance = 0;
+  private reader: LogReader | undefined;
+  private admin: LogAdmin | undefined;
+  private producer: LogProducer | undefined;
+  private publishing: Promise<void> | undefined;
+  private publishAgain = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: StreamInstanceOptions<E>) {
+    this.id = options.instance;
+    this.job = options.job;
+    this.store = new PgCheckpointStore(options.pool);
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+    this.tickMs = options.tickMs ?? 1000;
+  }
+
+  /** Runs until {@link close}; rejects on an error that is not the partition's to absorb. */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Final checkpoints, releases every partition, leaves the membership, closes the clients. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** The partitions owned now, with their epoch, last checkpoint and lag. */
+  status(): PartitionStatus[] {
+    return [...this.owned.values()].map((o) => {
+      let lag = 0n;
+      for (const topic of this.job.inputs) lag += this.lag.get(`${topic}\u0000${o.claim.partition}`) ?? 0n;
+      return {
+        partition: o.claim.partition,
+        epoch: o.claim.epoch,
+        checkpointId: o.checkpointId,
+        watermark: o.task.watermark,
+        lag,
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const name = this.job.job.name;
+    this.admin = this.options.log.admin();
+    try {
+      const partitionCount = await this.partitionCount(this.admin);
+      this.membership =
+        this.options.membership ??
+        new PgLeaseMembership(this.options.pool, {
+          job: name,
+          instance: this.id,
+          partitionCount,
+          sessionTimeoutMs: this.sessionTimeoutMs,
+        });
+      this.reader = this.options.log.reader({ maxWaitMs: this.options.pollMaxWaitMs ?? 200 });
+      await this.beat();
+      this.heartbeatTimer = setInterval(() => void this.beat(), this.heartbeatMs);
+      let lastTick = this.clock.now();
+      let lastCheckpoint = this.clock.now();
+      while (!this.closing) {
+        await this.rebalance();
+        let batches: readonly RecordBatch[] = [];
+        try {
+          batches = await this.reader.poll();
+        } catch (error) {
+          if (!isRetriable(error)) throw error;
+          this.report('poll', error);
+          await sleep(200);
+        }
+        await this.process(batches);
+        const now = this.clock.now();
+        if (now - lastTick >= this.tickMs) {
+          lastTick = now;
+          for (const o of this.owned.values()) o.task.onProcessingTime(now);
+        }
+        if (now - lastCheckpoint >= this.checkpointIntervalMs) {
+          lastCheckpoint = now;
+          await this.checkpointAll('interval');
+        }
+      }
+      await this.checkpointAll('close');
+      for (const o of [...this.owned.values()]) await this.release(o);
+      await this.publishing;
+    } catch (error) {
+      this.report('loop', error);
+      throw error;
+    } finally {
+      if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+      await this.membership?.leave().catch(() => undefined);
+      for (const o of [...this.owned.values()]) await this.drop(o).catch(() => undefined);
+      await Promise.allSettled([this.reader?.close(), this.producer?.close(), this.admin.close()]);
+    }
+  }
+
+  private async partitionCount(admin: LogAdmin): Promise<number> {
+    const counts = await Promise.all(this.job.inputs.map((t) => admin.partitionCount(t)));
+    const first = counts[0];
+    if (first === undefined)
+      throw new RuntimeError('BAD_TOPICS', 'a job needs at least one input topic', false, true);
+    if (counts.some((c) => c !== first)) {
+      throw new RuntimeError(
+        'BAD_TOPICS',
+        `input topics ${this.job.inputs.join(', ')} are not co-partitioned (partition counts ${counts.join(', ')})`,
+        false,
+        true,
+      );
+    }
+    return first;
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const view = await (this.membership as Membership).heartbeat();
+      const before = this.view;
+      if (
+        before === undefined ||
+        before.partitions.join() !== view.partitions.join() ||
+        before.live.join() !== view.live.join()
+      )
+        this.viewVersion++;
+      this.view = view;
+    } catch (error) {
+      this.report('heartbeat', error);
+    }
+  }
+
+  /** Revokes what is no longer ours (final checkpoint, release), claims and restores what is new. */
+  private async rebalance(): Promise<void> {
+    const view = this.view;
+    if (view === undefined || this.closing) return;
+    const desired = new Set(view.partitions);
+    const missing = view.partitions.filter((p) => !this.owned.has(p));
+    const revoked = [...this.owned.keys()].filter((p) => !desired.has(p));
+    const now = this.clock.now();
+    const retryDue = missing.length > 0 && now - this.lastRebalance >= this.heartbeatMs / 2;
+    if (this.rebalancedVersion === this.viewVersion && revoked.length === 0 && !retryDue) return;
+    this.rebalancedVersion = this.viewVersion;
+    this.lastRebalance = now;
+
+    for (const p of revoked) {
+      const o = this.owned.get(p);
+      if (o === undefined) continue;
+      if (await this.checkpoint(o, 'revoked')) await this.release(o);
+    }
+    const added: { partition: number; positions: TopicPartitionOffset[] }[] = [];
+    for (const p of missing) {
+      const claim = await this.store.claim(this.job.job.name, p, this.id, {
+        sessionTimeoutMs: this.sessionTimeoutMs,
+      });
+      if (claim === undefined) continue; // still held by a live owner: it releases on revocation
+      added.push({ partition: p, positions: await this.restore(claim) });
+    }
+    if (revoked.length > 0 || added.length > 0) {
+      this.reassign(added.flatMap((a) => a.positions));
+      const event: AssignmentEvent = {
+        job: this.job.job.name,
+        instance: this.id,
+        live: view.live,
+        owned: [...this.owned.keys()].sort((a, b) => a - b),
+        added: added.map((a) => a.partition),
+        revoked,
+      };
+      assignmentChannel.publish(event);
+    }
+  }
+
+  private async restore(claim: Claim): Promise<TopicPartitionOffset[]> {
+    const started = performance.now();
+    const { job } = this.job;
+    const stored = await this.store.load(job.name, claim.partition);
+    // Local state left from an earlier ownership is stale: the checkpoint is the truth.
+    await this.options.backend.drop(job.name, claim.partition);
+    const state = await this.options.backend.open(job.name, claim.partition);
+    const task = new PartitionTask(job, {
+      ...this.job.eventTime,
+      partition: claim.partition,
+      state,
+      clock: this.clock,
+    });
+    if (stored.taskState !== undefined) {
+      await task.restore({ entries: stored.entries, taskState: stored.taskState, offsets: stored.offsets });
+    }
+    const positions: TopicPartitionOffset[] = [];
+    for (const topic of this.job.inputs) {
+      let offset = stored.offsets[topic];
+      if (offset === undefined) {
+        const begin = await (this.admin as LogAdmin).beginOffsets(topic);
+        offset = begin[claim.partition] ?? 0n;
+      }
+      positions.push({ topic, partition: claim.partition, offset });
+    }
+    this.owned.set(claim.partition, { claim, task, state, checkpointId: stored.checkpointId });
+    const durationMs = performance.now() - started;
+    await this.store.recordRestore(claim, stored.checkpointId, stored.entries.length, durationMs);
+    const event: RestoreEvent = {
+      job: job.name,
+      partition: claim.partition,
+      epoch: claim.epoch,
+      checkpointId: stored.checkpointId,
+      entries: stored.entries.length,
+      offsets: Object.fromEntries(positions.map((p) => [p.topic, p.offset])),
+      durationMs,
+    };
+    restoreChannel.publish(event);
+    return positions;
+  }
+
+  /** Reader assignment = owned partitions: kept ones at their current position, new ones as given. */
+  private reassign(newPositions: readonly TopicPartitionOffset[]): void {
+    const reader = this.reader as LogReader;
+    const next = new Map<string, TopicPartitionOffset>();
+    for (const p of reader.position())
+      if (this.owned.has(p.partition)) next.set(`${p.topic}\u0000${p.partition}`, p);
+    for (const p of newPositions) next.set(`${p.topic}\u0000${p.partition}`, p);
+    reader.assign([...next.values()]);
+  }
+
+  private async process(batches: readonly RecordBatch[]): Promise<void> {
+    for (const batch of batches) {
+      this.lag.set(`${batch.topic}\u0000${batch.partition}`, batch.highWatermark - batch.nextOffset);
+      const o = this.owned.get(batch.partition);
+      if (o === undefined || batch.records.length === 0) continue;
+      const records: TaskRecord[] = batch.records.map((r) => ({
+        topic: r.topic,
+        offset: r.offset,
+        key: r.key === null ? null : decoder.decode(r.key),
+        value: r.value,
+        timestamp: r.timestamp,
+      }));
+      const keys = new Set<string>();
+      for (const r of records) if (r.key !== null) keys.add(r.key);
+      await o.state.prefetch(keys);
+      o.task.process(records);
+    }
+  }
+
+  private async checkpointAll(reason: string): Promise<void> {
+    let outbox = false;
+    for (const o of [...this.owned.values()]) {
+      if (this.owned.get(o.claim.partition) !== o) continue;
+      if ((await this.checkpoint(o, reason)) && this.job.outbox !== undefined) outbox = true;
+    }
+    if (outbox) this.publish();
+  }
+
+  /** Commits one checkpoint; false (and the partition dropped) when it could not. */
+  private async checkpoint(o: Owned<E>, reason: string): Promise<boolean> {
+    const cp = o.task.checkpoint();
+    const outbox: OutboxMessage[] = [];
+    if (this.job.outbox !== undefined) {
+      for (const out of cp.outputs) {
+        const m = this.job.outbox(out, o.claim.partition);
+        if (m !== undefined) outbox.push(m);
+      }
+    }
+    const id = o.checkpointId + 1n;
+    try {
+      const r = await this.store.commit(o.claim, id, cp, outbox);
+      o.checkpointId = id;
+      const event: CheckpointEvent = {
+        job: cp.job,
+        partition: cp.partition,
+        epoch: o.claim.epoch,
+        checkpointId: id,
+        stateChanges: cp.stateChanges.length,
+        stateBytes: r.stateBytes,
+        outputs: cp.outputs.length,
+        outbox: outbox.length,
+        offsets: cp.offsets,
+        durationMs: r.durationMs,
+        reason,
+      };
+      checkpointChannel.publish(event);
+      return true;
+    } catch (error) {
+      if (error instanceof FencedError) {
+        const event: FencedEvent = {
+          job: error.job,
+          partition: error.partition,
+          epoch: error.epoch,
+          owner: error.owner,
+        };
+        fencedChannel.publish(event);
+      } else {
+        this.report(`checkpoint ${o.claim.partition}`, error);
+      }
+      // The task's changes since the last commit are gone with this failed transaction: drop the
+      // task; the partition is claimed again and restored from its last committed checkpoint.
+      await this.drop(o);
+      this.reassign([]);
+      this.rebalancedVersion = -1;
+      return false;
+    }
+  }
+
+  private async release(o: Owned<E>): Promise<void> {
+    await this.store.release(o.claim).catch((error: unknown) => this.report('release', error));
+    await this.drop(o);
+  }
+
+  private async drop(o: Owned<E>): Promise<void> {
+    if (this.owned.get(o.claim.partition) === o) this.owned.delete(o.claim.partition);
+    await o.state.close().catch(() => undefined);
+    await this.options.backend.drop(this.job.job.name, o.claim.partition).catch(() => undefined);
+  }
+
+  /** Publishes pending outbox rows of the owned partitions (single flight; at least once). */
+  private publish(): void {
+    if (this.publishing !== undefined) {
+      this.publishAgain = true;
+      return;
+    }
+    this.publishing = (async () => {
+      try {
+        do {
+          this.publishAgain = false;
+          for (;;) {
+            const rows = await this.store.pendingOutbox(this.job.job.name, [...this.owned.keys()], 500);
+            if (rows.length === 0) break;
+            this.producer ??= this.options.log.producer();
+            await this.producer.send(
+              rows.map((r) => ({
+                topic: r.topic,
+                key: r.key,
+                value: r.value,
+                headers: { 'fleet-outbox-id': r.id },
+              })),
+            );
+            await this.store.markPublished(rows.map((r) => r.id));
+            const event: PublishedEvent = { job: this.job.job.name, rows: rows.length };
+            publishedChannel.publish(event);
+          }
+        } while (this.publishAgain && !this.closing);
+      } catch (error) {
+        this.report('outbox', error);
+      } finally {
+        this.publishing = undefined;
+      }
+    })();
+  }
+
+  private report(where: string, error: unknown): void {
+    const event: RuntimeErrorEvent = { job: this.job.job.name, where, error };
+    errorChannel.publish(event);
+  }
+}
+
+function isRetriable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
+}

@@ -1,0 +1,120 @@
+/**
+ * Integration, real PostgreSQL (the run's server, a database of this suite's own): the checkpoint
+ * store's transaction and its epoch fencing, with a real PartitionTask and the memory backend.
+ */
+import { randomBytes } from 'node:crypto';
+import { createDatabase, createPool, dropDatabase, migrate } from '@fleet/db';
+import { createMemoryBackend } from '@fleet/state';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FencedError, PartitionTask, PgCheckpointStore, type TaskRecord } from '../../src/index.js';
+import { keyedCounts } from './support/jobs.js';
+
+// (A lib cannot import @fleet/testing: its database comes straight from @fleet/db.)
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+  }
+}
+
+const DB_NAME = `stream_ckpt_${randomBytes(4).toString('hex')}`;
+let pool: ReturnType<typeof createPool>;
+let store: PgCheckpointStore;
+const T0 = Date.UTC(2025, 0, 1);
+const clock = { now: () => T0 };
+
+beforeAll(async () => {
+  const { url } = await createDatabase(inject('databaseUrl'), DB_NAME);
+  pool = createPool({ url, max: 4 });
+  await migrate(pool);
+  store = new PgCheckpointStore(pool);
+});
+afterAll(async () => {
+  await pool.end();
+  await dropDatabase(inject('databaseUrl'), DB_NAME);
+});
+
+const enc = new TextEncoder();
+let offset = 0n;
+const rec = (key: string, t: number, v: number): TaskRecord => ({
+  topic: 'in',
+  offset: offset++,
+  key,
+  value: enc.encode(JSON.stringify({ t, v })),
+  timestamp: t,
+});
+
+async function task(partition: number) {
+  const state = await createMemoryBackend().open('counts', partition);
+  return new PartitionTask(keyedCounts, {
+    partition,
+    state,
+    clock,
+    outOfOrdernessMs: 0,
+    allowedLatenessMs: 0,
+  });
+}
+
+describe('PgCheckpointStore', () => {
+  it('commits state, outputs, offsets and task state in one transaction and restores them', async () => {
+    const claim = await store.claim('counts', 0, 'a', { sessionTimeoutMs: 5000 });
+    expect(claim?.epoch).toBe(1n);
+    const t = await task(0);
+    t.process([rec('k1', T0 + 1000, 2), rec('k1', T0 + 2000, 3), rec('k1', T0 + 61_000, 1)]);
+    await store.commit(claim!, 1n, t.checkpoint(), [
+      { id: 'o-1', topic: 'out', key: 'k1', value: enc.encode('x') },
+    ]);
+
+    const outputs = await pool.query('SELECT id, kind, revision, payload FROM stream_outputs');
+    expect(outputs.rows).toEqual([
+      {
+        id: 'counts/counts_1m/k1/' + String(T0),
+        kind: 'final',
+        revision: 0,
+        payload: expect.objectContaining({ value: { count: 2, sum: 5 } }),
+      },
+    ]);
+    const loaded = await store.load('counts', 0);
+    expect(loaded.checkpointId).toBe(1n);
+    expect(loaded.offsets).toEqual({ in: 3n });
+    expect(loaded.entries.length).toBeGreaterThan(0);
+
+    const fresh = await task(0);
+    await fresh.restore({ entries: loaded.entries, taskState: loaded.taskState!, offsets: loaded.offsets });
+    fresh.process([rec('k1', T0 + 62_000, 4), rec('k1', T0 + 121_000, 0)]);
+    const second = fresh.checkpoint();
+    expect(second.outputs).toMatchObject([{ value: { start: T0 + 60_000, value: { count: 2, sum: 5 } } }]);
+    expect((await store.pendingOutbox('counts', [0], 10)).map((r) => r.id)).toEqual(['o-1']);
+  });
+
+  it('fences the previous owner: its commit fails with FencedError and writes nothing', async () => {
+    const a = await store.claim('counts', 1, 'a', { sessionTimeoutMs: 60_000 });
+    const t = await task(1);
+    t.process([rec('k2', T0 + 1000, 1)]);
+    await store.commit(a!, 1n, t.checkpoint(), []);
+    // A live owner holds it: b cannot claim it until a is dead or released.
+    await pool.query("INSERT INTO stream_instances (job, instance_id) VALUES ('counts', 'a')");
+    expect(await store.claim('counts', 1, 'b', { sessionTimeoutMs: 60_000 })).toBeUndefined();
+    // a's lease expires (heartbeat older than the session timeout): b takes over with a new epoch.
+    await pool.query("UPDATE stream_instances SET heartbeat_at = now() - interval '2 minutes'");
+    const b = await store.claim('counts', 1, 'b', { sessionTimeoutMs: 60_000 });
+    expect(b?.epoch).toBe(2n);
+
+    t.process([rec('k2', T0 + 70_000, 1)]);
+    const error = await store
+      .commit(a!, 2n, t.checkpoint(), [{ id: 'zombie', topic: 'out', key: 'k2', value: enc.encode('z') }])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(FencedError);
+    expect(error).toMatchObject({ code: 'FENCED', partition: 1, epoch: 1n });
+    const rows = await pool.query(
+      "SELECT (SELECT count(*) FROM stream_outbox WHERE id = 'zombie')::int AS outbox, (SELECT checkpoint_id FROM stream_task_state WHERE job = 'counts' AND partition = 1)::int AS cp, (SELECT count(*) FROM stream_outputs WHERE partition = 1)::int AS outputs",
+    );
+    expect(rows.rows).toEqual([{ outbox: 0, cp: 1, outputs: 0 }]);
+    // The new owner commits; releasing makes the partition free for anyone.
+    await store.commit(b!, 2n, (await task(1)).checkpoint(), []);
+    expect(await store.release(b!)).toBe(true);
+    expect((await store.claim('counts', 1, 'c', { sessionTimeoutMs: 60_000 }))?.epoch).toBe(3n);
+  });
+});
