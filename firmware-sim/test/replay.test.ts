@@ -198,6 +198,38 @@ describe('firmware resume', () => {
   });
 });
 
+describe('firmware resume: command acks', () => {
+  it('an ack is held and replayed in its place: after the frames before it, before the next seq', () => {
+    const r = testRobot();
+    r.run(1_000);
+    r.command('c-1', { type: 'stop' });
+    r.runUntil(() => r.capture.frames.some((f) => f.type === 'ack'), 2_000);
+    r.run(1_000);
+    const frames = [...r.capture.frames];
+    const ackAt = frames.findIndex((f) => f.type === 'ack');
+    const ack = frames[ackAt];
+    const before = sequenced(frames.slice(0, ackAt)).at(-1);
+    const after = sequenced(frames.slice(ackAt)).at(0);
+    expect(ack).toMatchObject({ type: 'ack', commandId: 'c-1' });
+    expect(after?.seq).toBe((before?.seq ?? -1) + 1);
+    const sent = frames.length;
+    const boot = r.robot.bootId ?? 0;
+
+    // An agent that has the frame before the ack (and so, maybe not the ack): the ack comes again.
+    r.robot.receive(resume(boot, (before?.seq ?? 0) + 1));
+    const replay = r.capture.frames.slice(sent);
+    expect(replay.map(wire)).toEqual(frames.slice(ackAt).map(wire));
+    expect(r.robot.counters.replayed).toBe(frames.length - ackAt); // acks too
+    // An agent that has the frame after it has the ack too (its position passed it).
+    const sent2 = r.capture.frames.length;
+    r.robot.receive(resume(boot, (after?.seq ?? 0) + 1));
+    expect(r.capture.frames.slice(sent2).some((f) => f.type === 'ack')).toBe(false);
+    // Produced once each.
+    const acks = frames.filter((f) => f.type === 'ack').length;
+    expect(r.robot.counters.acks).toBe(acks);
+  });
+});
+
 describe('ReplayRing', () => {
   const frame = (seq: number): SequencedFrame => ({
     type: 'event',
@@ -205,6 +237,29 @@ describe('ReplayRing', () => {
     seq,
     robotTime: seq,
     body: { type: 'fault_cleared', code: 1 },
+  });
+
+  it('places an ack before the next seq: a resume from that seq sends it again, one from the seq after does not', () => {
+    const ring = new ReplayRing(8);
+    for (let s = 0; s < 4; s++) ring.push(frame(s));
+    const ack = { type: 'ack', commandId: 'c-1', outcome: 'accepted', robotTime: 1 } as const;
+    expect(ring.push(ack, 4)).toBe(false);
+    for (let s = 4; s < 6; s++) ring.push(frame(s));
+    const taken = (): string[] => {
+      const out: string[] = [];
+      for (let n = ring.next(); n !== undefined; n = ring.next())
+        out.push(n.frame.type === 'ack' ? n.frame.commandId : String(n.frame.seq));
+      return out;
+    };
+    ring.rewind(4);
+    expect(taken()).toEqual(['c-1', '4', '5']);
+    ring.rewind(3);
+    expect(taken()).toEqual(['3', 'c-1', '4', '5']);
+    ring.rewind(5);
+    expect(taken()).toEqual(['5']);
+    ring.rewind(undefined);
+    expect(taken()).toEqual(['0', '1', '2', '3', 'c-1', '4', '5']);
+    expect(ring.oldest?.seq).toBe(0);
   });
 
   it('keeps the newest `capacity` frames and finds a seq in them', () => {
@@ -221,13 +276,19 @@ describe('ReplayRing', () => {
     const ring = new ReplayRing(4);
     for (let s = 0; s < 4; s++) ring.push(frame(s));
     ring.rewind(1); // 1, 2, 3 pending
-    expect(ring.next()?.seq).toBe(1);
+    expect(ring.next()).toMatchObject({ frame: { seq: 1 }, again: true });
     expect(ring.push(frame(4))).toBe(true); // evicts 0; pending 2, 3, 4
     expect(ring.push(frame(5))).toBe(true); // evicts 1; pending 2, 3, 4, 5
     expect(ring.push(frame(6))).toBe(true); // evicts 2 before it went out
     const out: number[] = [];
-    for (let f = ring.next(); f !== undefined; f = ring.next()) out.push(f.seq);
+    const again: boolean[] = [];
+    for (let n = ring.next(); n !== undefined; n = ring.next()) {
+      out.push(n.frame.type === 'ack' ? -1 : n.frame.seq);
+      again.push(n.again);
+    }
     expect(out).toEqual([3, 4, 5, 6]);
+    expect(again).toEqual([true, false, false, false]); // 4..6 were queued, never sent
+
     ring.clear();
     expect([ring.size, ring.pending, ring.oldest]).toEqual([0, 0, undefined]);
   });

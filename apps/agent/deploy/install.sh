@@ -25,7 +25,9 @@ if [ "$systemd" = 1 ]; then
 fi
 
 install -d "$root/opt/fleet-agent" "$root/etc/fleet-agent" "$root/var/lib/fleet-agent/spool" "$root/etc/systemd/system"
-cp "$here/fleet-agent.mjs" "$root/opt/fleet-agent/"
+rm -f "$root/opt/fleet-agent/fleet-agent.mjs" # the bundle of earlier versions
+cp "$here/fleet-agent.cjs" "$root/opt/fleet-agent/"
+install -m 0755 "$here/fleet-agent" "$root/opt/fleet-agent/fleet-agent"
 rm -rf "$root/opt/fleet-agent/node_modules"
 cp -R "$here/node_modules" "$root/opt/fleet-agent/"
 install -m 0644 "$here/fleet-agent.service" "$root/etc/systemd/system/fleet-agent.service"
@@ -40,7 +42,7 @@ if [ "$systemd" = 1 ]; then
   chgrp fleet-agent /etc/fleet-agent/agent.json
   systemctl daemon-reload
   systemctl enable fleet-agent.service
-  echo "install.sh: check the setup with: node /opt/fleet-agent/fleet-agent.mjs doctor --config /etc/fleet-agent/agent.json"
+  echo "install.sh: check the setup with: /opt/fleet-agent/fleet-agent doctor --config /etc/fleet-agent/agent.json"
   echo "install.sh: then start it with:   systemctl start fleet-agent"
 fi
 echo "install.sh: installed into ${root:-/}"

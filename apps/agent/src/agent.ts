@@ -82,11 +82,17 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   });
   const positions = deps.positionStore({ dir: config.spool.dir, fsync: config.spool.fsync === 'always' });
   let position: SerialPosition | undefined;
-  try {
-    position = await positions.load();
-  } catch (e) {
-    // Without it the agent asks the firmware for all it holds: duplicates, never a loss.
-    emit('serial', 'warn', 'serial_position_unreadable', { error: errorMessage(e) });
+  if (config.spool.fsync === 'never') {
+    // The spool makes nothing durable, so no position may claim it did (position-file.ts): every
+    // start asks the firmware for all it still holds. Duplicates, never a loss.
+    emit('serial', 'info', 'serial_position_off', { reason: 'spool.fsync is never' });
+  } else {
+    try {
+      position = await positions.load();
+    } catch (e) {
+      // Without it the agent asks the firmware for all it holds: duplicates, never a loss.
+      emit('serial', 'warn', 'serial_position_unreadable', { error: errorMessage(e) });
+    }
   }
   const parts = wire(config, deps, spool, tls, positions, position);
   parts.start();
@@ -141,8 +147,11 @@ function wire(
   );
   const stamper = new EventTimeStamper(robotClock, gatewaySync);
 
-  const recorder = new PositionRecorder(positions);
-  const durable = new DurablePosition(position, (p) => recorder.record(p));
+  const recorder = new PositionRecorder(positions, () => spool.durable());
+  const keepPosition = config.spool.fsync !== 'never';
+  const durable = new DurablePosition(position, (p) => {
+    if (keepPosition) recorder.record(p);
+  });
   const writer = new SpoolWriter({
     spool,
     clock,
@@ -176,14 +185,15 @@ function wire(
     clock,
     stamper,
     serial,
-    emitAck: (ack) => {
+    emitAck: (ack, settled) => {
       try {
-        writer.write('priority', encodeMessage(ack));
+        writer.write('priority', encodeMessage(ack), settled);
       } catch (e) {
         emit('commands', 'error', 'command_ack_unencodable', {
           commandId: ack.commandId,
           error: errorMessage(e),
         });
+        settled?.(); // it will never be spooled: the position may pass it
       }
     },
     timeoutMs: config.commands.timeoutMs,
@@ -194,7 +204,7 @@ function wire(
     stamper,
     spool: writer,
     position: durable,
-    onAck: (frame) => commands.handleFirmwareAck(frame),
+    onAck: (frame, settled) => commands.handleFirmwareAck(frame, settled),
   });
   const reader = new SerialReader(
     {
@@ -202,7 +212,7 @@ function wire(
       onReboot: (info) => ingest.onReboot(info),
       onCaughtUp: () => ingest.caughtUp(),
     },
-    { clock, ...(position === undefined ? {} : { position }) },
+    { clock, ...config.serial.resume, ...(position === undefined ? {} : { position }) },
   );
 
   const session: MqttSession = new MqttSession({

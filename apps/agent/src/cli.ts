@@ -5,7 +5,6 @@
  */
 import { parseArgs } from 'node:util';
 import { productionDeps } from './deps.js';
-import { runDoctor } from './doctor/index.js';
 import { runAgent } from './main.js';
 
 const USAGE = `usage:
@@ -58,6 +57,8 @@ export async function cli(argv: readonly string[]): Promise<number> {
     process.stderr.write(`fleet-agent doctor: --serial-wait-ms must be a positive integer, got ${wait}\n`);
     return 2;
   }
+  // Loaded only for `doctor`: the agent that runs for months does not carry it (bench:agent, RSS).
+  const { runDoctor } = await import('./doctor/index.js');
   const result = await runDoctor({
     configFile,
     env: process.env,

@@ -9,7 +9,10 @@
  *
  *   {
  *     "robotId": "r-17", "siteId": "site-3",
- *     "serial": { "path": "/dev/ttyS1", "baudRate": 115200 },
+ *     "serial": {
+ *       "path": "/dev/ttyS1", "baudRate": 115200,
+ *       "resume": { "holdMs": 500, "maxQuietMs": 5000, "lateToleranceMs": 100, "maxCatchUpMs": 30000, "maxHeld": 8192 }
+ *     },
  *     "mqtt": {
  *       "urls": ["mqtts://broker.example:8883"],
  *       "username": "<robotId>", "passwordFile": "/etc/fleet-agent/password",
@@ -66,6 +69,29 @@ const fileSchema = z
       /** The UART the robot's microcontroller is wired to, e.g. /dev/ttyS1. */
       path: z.string().min(1),
       baudRate: int(300, 4_000_000).default(115_200),
+      /** The catch-up after each (re)open of the line; see serial/resume.ts. */
+      resume: z
+        .strictObject({
+          /** Quiet time (no replayed frame found) that ends a catch-up. */
+          holdMs: int(10, 60_000).default(500),
+          /** Upper bound of the quiet time when it is scaled up from a slow sample rate. */
+          maxQuietMs: int(10, 10 * 60_000).default(5000),
+          /** A held frame is replayed when a later one arrived with a delay smaller by more than this. */
+          lateToleranceMs: int(1, 60_000).default(100),
+          /** A catch-up ends after this long, whatever happens. */
+          maxCatchUpMs: int(100, HOUR_MS).default(30_000),
+          /** Frames held at most; reaching it ends the catch-up (4 × the firmware's 2048-frame ring). */
+          maxHeld: int(16, 1_000_000).default(8192),
+        })
+        .refine((r) => r.maxQuietMs >= r.holdMs, {
+          message: 'maxQuietMs must be >= holdMs',
+          path: ['maxQuietMs'],
+        })
+        .refine((r) => r.maxCatchUpMs >= r.holdMs, {
+          message: 'maxCatchUpMs must be >= holdMs',
+          path: ['maxCatchUpMs'],
+        })
+        .prefault({}),
     }),
     mqtt: z.strictObject({
       /** Tried in turn, one per connection attempt. */

@@ -1,14 +1,15 @@
 /**
  * Integration, real parts: the deployable bundle as a robot builder installs it. `npm run build:agent`
- * builds dist/fleet-agent (one esbuild file + the native serialport binding), `install.sh --root`
- * stages it, and the INSTALLED `fleet-agent.mjs` (plain node, no tsx, no workspace) runs `doctor` and
- * `run` against a real Mosquitto and a real PTY pair where THE TEST PLAYS THE FIRMWARE.
+ * builds dist/fleet-agent (one esbuild file + the native serialport binding + the launcher),
+ * `install.sh --root` stages it, and the INSTALLED launcher `fleet-agent` (the systemd unit's
+ * ExecStart: node with the agent's memory flags, no tsx, no workspace) runs `doctor` and `run`
+ * against a real Mosquitto and a real PTY pair where THE TEST PLAYS THE FIRMWARE.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { openPtyPair, startMosquitto, type MosquittoBroker, type PtyPair } from '@fleet/edge-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,17 @@ import { TestFirmware } from './support/test-firmware.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = promisify(execFile);
+/** The launcher runs `node` from the PATH (or $NODE): this test's node. */
+const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+/** What the launcher must pass to node (docs/decisions/0007-agent-memory.md). */
+const FLAGS = [
+  '--jitless',
+  '--no-expose-wasm',
+  '--max-old-space-size=32',
+  '--max-semi-space-size=1',
+  '--optimize-for-size',
+  '--single-threaded',
+];
 
 let dir: string;
 let stage: string;
@@ -67,7 +79,8 @@ afterAll(async () => {
 describe('the installed agent bundle', () => {
   it('is laid out as the systemd unit expects', () => {
     for (const path of [
-      'opt/fleet-agent/fleet-agent.mjs',
+      'opt/fleet-agent/fleet-agent',
+      'opt/fleet-agent/fleet-agent.cjs',
       'opt/fleet-agent/node_modules/@serialport/bindings-cpp/package.json',
       'etc/systemd/system/fleet-agent.service',
       'etc/fleet-agent/agent.json',
@@ -77,35 +90,48 @@ describe('the installed agent bundle', () => {
     }
   });
 
-  it('runs doctor from the installed files: every check ok, exit 0', async () => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        join(stage, 'opt/fleet-agent/fleet-agent.mjs'),
-        'doctor',
-        '--config',
-        join(stage, 'etc/fleet-agent/agent.json'),
-        '--serial-wait-ms',
-        '3000',
-      ],
-      { timeout: 60_000 },
+  it('the systemd unit starts the launcher, which is executable', async () => {
+    const unit = await readFile(join(stage, 'etc/systemd/system/fleet-agent.service'), 'utf8');
+    expect(unit).toMatch(
+      /^ExecStart=\/opt\/fleet-agent\/fleet-agent run --config \/etc\/fleet-agent\/agent\.json$/m,
     );
+    await access(join(stage, 'opt/fleet-agent/fleet-agent'), constants.X_OK);
+  });
+
+  it('runs doctor from the installed files: every check ok, exit 0', async () => {
+    firmware.answerResumes();
+    const { stdout, stderr } = await run(
+      join(stage, 'opt/fleet-agent/fleet-agent'),
+      ['doctor', '--config', join(stage, 'etc/fleet-agent/agent.json'), '--serial-wait-ms', '3000'],
+      { timeout: 60_000, env },
+    );
+    firmware.answerResumes(false);
     expect(stdout).toMatch(/result: all checks passed/);
+    expect(stderr).toBe(''); // no warning from node about its flags
   });
 
   it('runs the agent from the installed files: samples reach the cloud', async () => {
     const first = seq;
     const child = spawn(
-      process.execPath,
-      [
-        join(stage, 'opt/fleet-agent/fleet-agent.mjs'),
-        'run',
-        '--config',
-        join(stage, 'etc/fleet-agent/agent.json'),
-      ],
-      { stdio: 'ignore' },
+      join(stage, 'opt/fleet-agent/fleet-agent'),
+      ['run', '--config', join(stage, 'etc/fleet-agent/agent.json')],
+      { stdio: 'ignore', env },
     );
     try {
+      // The launcher exec()s node with the flags: the agent runs as the launcher's pid.
+      await cloud.waitFor('the agent process', () => existsSync(`/proc/${child.pid}/cmdline`), 5000);
+      await cloud.waitFor(
+        'node in place of the launcher',
+        () => existsSync(`/proc/${child.pid}/comm`) && readFileSyncSafe(`/proc/${child.pid}/comm`) === 'node',
+        5000,
+      );
+      const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
+      expect(argv.slice(1, 1 + FLAGS.length)).toEqual(FLAGS);
+      expect(argv[1 + FLAGS.length]).toBe(join(stage, 'opt/fleet-agent/fleet-agent.cjs'));
+      const environ = (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0');
+      expect(environ).toEqual(
+        expect.arrayContaining(['MALLOC_TRIM_THRESHOLD_=131072', 'MALLOC_MMAP_THRESHOLD_=131072']),
+      );
       await cloud.waitFor(
         'samples from the installed agent',
         () => cloud.samples().some((s) => s.bootId === 3 && s.seq > first + 20),
@@ -117,3 +143,11 @@ describe('the installed agent bundle', () => {
     }
   });
 });
+
+function readFileSyncSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}

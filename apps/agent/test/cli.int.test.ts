@@ -95,11 +95,31 @@ afterAll(async () => {
 });
 
 describe('fleet-agent doctor (real Mosquitto, real PTY with the test as firmware)', () => {
-  it('reports every check ok and exits 0 when the firmware talks and the broker accepts the robot', async () => {
+  it('warns, and still exits 0, when the firmware does not answer the resume handshake', async () => {
+    const config = await writeConfig('no-resume.json', { passwordFile: 'password' });
+    const run = cli(['doctor', '--config', config, '--serial-wait-ms', '1000']);
+    const { code } = await run.exited;
+    expect(run.stdout).toMatch(/\[ok\] {3}serial +.* frames arrive and decode/);
+    expect(run.stdout).toMatch(
+      /\[warn\] resume +the firmware did not answer a resume frame \(boot 1 from seq \d+\)/,
+    );
+    expect(run.stdout).toMatch(
+      /-> what the firmware sends while the agent is stopped or restarting will be lost/,
+    );
+    expect(run.stdout).toMatch(/result: passed with warnings \(resume\)/);
+    expect(code).toBe(0);
+  });
+
+  it('reports every check ok and exits 0 when the firmware talks, answers resume, and the broker accepts the robot', async () => {
+    firmware.answerResumes();
     const config = await writeConfig('good.json', { passwordFile: 'password' });
     const run = cli(['doctor', '--config', config, '--serial-wait-ms', '3000']);
     const { code } = await run.exited;
+    firmware.answerResumes(false);
     expect(run.stdout).toMatch(/\[ok\] {3}serial +.* frames arrive and decode/);
+    expect(run.stdout).toMatch(
+      /\[ok\] {3}resume +the firmware answers a resume frame: asked for boot 1 from seq (\d+), it sent seq \1 again/,
+    );
     expect(run.stdout).toMatch(
       /\[ok\] {3}broker mqtt:\/\/127\.0\.0\.1:\d+ +connects, authenticates, subscribes and publishes/,
     );

@@ -227,4 +227,28 @@ describe('CommandHandler', () => {
     expect(acks).toHaveLength(1);
     expect(handler.stats().unsolicitedAcks).toBe(1);
   });
+
+  it('drops an ack the firmware replays (same command, outcome and robot time) and settles it, forwards a new outcome', () => {
+    const { handler, acks, clock } = setup();
+    const robotTime = clock.now() + ROBOT_AHEAD_MS;
+    const settled: string[] = [];
+    handler.handleFirmwareAck({ type: 'ack', commandId: 'c', outcome: 'accepted', robotTime }, () =>
+      settled.push('first'),
+    );
+    handler.handleFirmwareAck({ type: 'ack', commandId: 'c', outcome: 'accepted', robotTime }, () =>
+      settled.push('replay'),
+    );
+    handler.handleFirmwareAck({
+      type: 'ack',
+      commandId: 'c',
+      outcome: 'completed',
+      robotTime: robotTime + 5,
+    });
+    expect(acks.map((a) => [a.commandId, a.outcome, a.source])).toEqual([
+      ['c', 'accepted', 'firmware'],
+      ['c', 'completed', 'firmware'],
+    ]);
+    expect(settled).toEqual(['replay']); // the first settles when the spool has it (the agent's emitAck)
+    expect(handler.stats()).toMatchObject({ firmwareAcks: 2, duplicateAcks: 1 });
+  });
 });

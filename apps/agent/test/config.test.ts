@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, redactConfig } from '../src/config.js';
 import { isAgentError } from '../src/errors.js';
+import { RESUME_DEFAULTS } from '../src/serial/resume.js';
 
 const minimal = {
   robotId: 'r-17',
@@ -36,6 +37,36 @@ describe('agent configuration', () => {
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.mqtt.urls)).toBe(true);
     expect(Object.isFrozen(c.mqtt.tls)).toBe(true);
+  });
+
+  it("serial.resume: the catch-up tunables default to the gate's, and come from the file or FLEET_AGENT_SERIAL_RESUME_*", () => {
+    expect(parseConfig(minimal, {}, '/etc/fleet-agent').serial.resume).toEqual(RESUME_DEFAULTS);
+    const c = parseConfig(
+      { ...minimal, serial: { path: '/dev/ttyS1', resume: { holdMs: 250, maxHeld: 4096 } } },
+      {
+        FLEET_AGENT_SERIAL_RESUME_HOLD_MS: '300',
+        FLEET_AGENT_SERIAL_RESUME_MAX_QUIET_MS: '2000',
+        FLEET_AGENT_SERIAL_RESUME_LATE_TOLERANCE_MS: '50',
+        FLEET_AGENT_SERIAL_RESUME_MAX_CATCH_UP_MS: '10000',
+      },
+      '/etc/fleet-agent',
+    );
+    expect(c.serial.resume).toEqual({
+      holdMs: 300,
+      maxQuietMs: 2000,
+      lateToleranceMs: 50,
+      maxCatchUpMs: 10_000,
+      maxHeld: 4096,
+    });
+    expect(problems(minimal, { FLEET_AGENT_SERIAL_RESUME_HOLD_MS: '9000' })).toMatch(
+      /serial\.resume\.maxQuietMs: maxQuietMs must be >= holdMs/,
+    );
+    expect(problems({ ...minimal, serial: { path: '/dev/ttyS1', resume: { holdMs: 5 } } })).toMatch(
+      /serial\.resume\.holdMs/,
+    );
+    expect(problems({ ...minimal, serial: { path: '/dev/ttyS1', resume: { hold: 5 } } })).toMatch(
+      /serial\.resume.*hold/,
+    );
   });
 
   it('resolves relative paths against the directory of the configuration file', () => {

@@ -24,15 +24,19 @@ function ingest(position?: DurablePosition) {
     toAgentTime: (t) => t - 1000,
   });
   const acks: string[] = [];
+  const ackSettles: (() => void)[] = [];
   const i = new Ingest({
     robotId: 'r-1',
     siteId: 's-1',
     stamper,
     spool: { write: (cls, payload, settled) => written.push({ cls, payload, settled }) },
     ...(position === undefined ? {} : { position }),
-    onAck: (f) => acks.push(f.commandId),
+    onAck: (f, settled) => {
+      acks.push(f.commandId);
+      if (settled !== undefined) ackSettles.push(settled);
+    },
   });
-  return { i, written, acks, robotClock };
+  return { i, written, acks, ackSettles, robotClock };
 }
 
 describe('Ingest (in-memory spool stands in for the file spool)', () => {
@@ -106,6 +110,41 @@ describe('Ingest (in-memory spool stands in for the file spool)', () => {
     expect(position.position).toEqual({ bootId: 4, seq: 1 });
     written[1]?.settled?.();
     expect(position.position).toEqual({ bootId: 4, seq: 2 });
+  });
+
+  it('a replayed (delayed) ack waits with the replayed frames for a clock estimate; a live ack goes on at once', () => {
+    const { i, written, acks } = ingest();
+    i.onFrame(sampleFrame(4, 10, 1_700_000_030_000), 1_700_000_060_000, true);
+    i.onFrame(
+      { type: 'ack', commandId: 'replayed', outcome: 'completed', robotTime: 1_700_000_030_050 },
+      1_700_000_060_001,
+      true,
+    );
+    i.onFrame(sampleFrame(4, 11, 1_700_000_060_000), 1_700_000_060_010);
+    i.onFrame(
+      { type: 'ack', commandId: 'live', outcome: 'accepted', robotTime: 1_700_000_060_020 },
+      1_700_000_060_030,
+    );
+    // The live ack answers a pending command now; the replayed one keeps its place among the frames.
+    expect(acks).toEqual(['live']);
+    expect(written).toEqual([]);
+    i.caughtUp();
+    expect(acks).toEqual(['live', 'replayed']);
+    expect(written).toHaveLength(2);
+    expect(i.stats()).toMatchObject({ acks: 2, delayed: 2, waiting: 0 });
+  });
+
+  it('the durable position does not pass an ack before it is spooled', () => {
+    const position = new DurablePosition(undefined, () => undefined);
+    const { i, written, ackSettles } = ingest(position);
+    i.onFrame(sampleFrame(4, 0, 1000), 1000);
+    i.onFrame({ type: 'ack', commandId: 'c', outcome: 'accepted', robotTime: 1050 }, 1050);
+    i.onFrame(sampleFrame(4, 1, 1100), 1100);
+    written[0]?.settled?.();
+    written[1]?.settled?.();
+    expect(position.position).toEqual({ bootId: 4, seq: 0 }); // the ack after seq 0 is not in yet
+    ackSettles[0]?.();
+    expect(position.position).toEqual({ bootId: 4, seq: 1 });
   });
 
   it('counts and drops a sample the cloud schema refuses', () => {

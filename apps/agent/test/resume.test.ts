@@ -22,7 +22,13 @@ interface Out {
 }
 
 function rig(
-  options: { position?: SerialPosition; holdMs?: number; maxCatchUpMs?: number; maxHeld?: number } = {},
+  options: {
+    position?: SerialPosition;
+    holdMs?: number;
+    maxQuietMs?: number;
+    maxCatchUpMs?: number;
+    maxHeld?: number;
+  } = {},
 ) {
   const clock = new ManualClock();
   const out: Out[] = [];
@@ -146,6 +152,27 @@ describe('ResumeGate: catching up after the line opened', () => {
     expect(gate.catchingUp).toBe(false);
     liveRun(0, 2);
     expect(seqs(out)).toEqual([0, 1]);
+  });
+
+  it('at a slow sample rate waits 1.5 × the spacing for a live frame, but never longer than maxQuietMs', () => {
+    const slow = (maxQuietMs?: number) => {
+      const r = rig({ holdMs: 200, ...(maxQuietMs === undefined ? {} : { maxQuietMs }) });
+      r.gate.opened();
+      // Two frames of a robot that samples every 2 s, arriving together (the first from the ring).
+      r.arrive(sampleFrame(BOOT, 0, r.robotTime(2000)));
+      r.arrive(sampleFrame(BOOT, 1, r.robotTime()));
+      return r;
+    };
+    const scaled = slow(); // default maxQuietMs 5000: 1.5 × 2000 ms
+    scaled.clock.advance(2999);
+    expect(scaled.out).toEqual([]);
+    scaled.clock.advance(1);
+    expect(seqs(scaled.out)).toEqual([0, 1]);
+    const capped = slow(1000);
+    capped.clock.advance(999);
+    expect(capped.out).toEqual([]);
+    capped.clock.advance(1);
+    expect(seqs(capped.out)).toEqual([0, 1]);
   });
 
   it('waits for holdMs of quiet after the first frame, however late it comes', () => {

@@ -5,6 +5,7 @@
 import { encodeSerialFrame, type SerialFrame } from '@fleet/protocol';
 import { describe, expect, it } from 'vitest';
 import { SerialReader, type FirmwareFrame, type RebootInfo } from '../src/serial/reader.js';
+import { ManualClock } from './support/manual-clock.js';
 import { sampleFrame } from './support/samples.js';
 
 function reader() {
@@ -26,6 +27,28 @@ const boot = (bootId: number, seq = 0): SerialFrame => ({
 });
 
 describe('SerialReader', () => {
+  it('hands an ack on at once; during a resume catch-up as delayed (it may be a replay), not as a clock reading', () => {
+    const clock = new ManualClock();
+    const got: [string, boolean][] = [];
+    const r = new SerialReader(
+      { onFrame: (f, _at, delayed) => got.push([f.type === 'ack' ? f.commandId : `${f.type}`, delayed]) },
+      { clock, holdMs: 100 },
+    );
+    const ack = (commandId: string): SerialFrame => ({
+      type: 'ack',
+      commandId,
+      outcome: 'accepted',
+      robotTime: 1000,
+    });
+    r.push(bytes(ack('live')), clock.now());
+    r.opened();
+    r.push(bytes(ack('during-catch-up')), clock.now());
+    expect(got).toEqual([
+      ['live', false],
+      ['during-catch-up', true],
+    ]);
+  });
+
   it('hands on frames in order however the bytes are cut', () => {
     const input = bytes(sampleFrame(1, 0, 1000), sampleFrame(1, 1, 1100), sampleFrame(1, 2, 1200));
     for (const cut of [1, 7, 33, input.length]) {

@@ -138,6 +138,62 @@ describe('file spool', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('durable(), fsync interval: answers after the fsync that covers every append resolved before it', async () => {
+    const clock = manualClock();
+    const spool = await open({ fsync: 'interval', fsyncIntervalMs: 1000, clock });
+    expect(await spool.durable()).toBe(true); // nothing written: nothing to wait for
+    await spool.appendMany('telemetry', [payloadOf(1), payloadOf(2)]);
+    let answer: boolean | undefined;
+    void spool.durable().then((d) => (answer = d));
+    await spool.peek('telemetry', 1); // the spool's worker has run; no sync was due
+    expect(answer).toBeUndefined();
+    expect(fsyncs()).toHaveLength(0);
+    clock.fire();
+    await spool.peek('telemetry', 1);
+    expect(fsyncs()).toHaveLength(1);
+    expect(answer).toBe(true);
+    expect(await spool.durable()).toBe(true); // synced since, nothing dirty
+  });
+
+  it('durable(), fsync interval: each call waits for the sync that covers what was appended before it', async () => {
+    const clock = manualClock();
+    const spool = await open({ fsync: 'interval', fsyncIntervalMs: 1000, clock });
+    await spool.append('telemetry', payloadOf(1));
+    clock.fire(); // the sync of record 1 is due and starts on the worker
+    const first = spool.durable();
+    await spool.append('telemetry', payloadOf(2)); // dirty again: a new timer
+    const second = spool.durable();
+    await expect(first).resolves.toBe(true);
+    let answer: boolean | undefined;
+    void second.then((d) => (answer = d));
+    await spool.peek('telemetry', 1);
+    expect(answer).toBeUndefined(); // record 2 is not synced yet
+    expect(clock.pending()).toBe(1);
+    clock.fire();
+    await expect(second).resolves.toBe(true);
+  });
+
+  it('durable(): at once under always; false under never; closed is an error', async () => {
+    const always = await open({ fsync: 'always' });
+    await always.append('telemetry', payloadOf(1));
+    expect(await always.durable()).toBe(true);
+    await always.close();
+    await expect(always.durable()).rejects.toMatchObject({ code: 'SPOOL_CLOSED' });
+    const never = await open({ fsync: 'never' });
+    await never.append('telemetry', payloadOf(2));
+    expect(await never.durable()).toBe(false);
+  });
+
+  it('durable(), fsync interval: close() syncs and answers a waiting call', async () => {
+    const clock = manualClock();
+    const spool = await open({ fsync: 'interval', fsyncIntervalMs: 1000, clock });
+    await spool.append('priority', payloadOf(1));
+    const waiting = spool.durable();
+    await spool.close();
+    await expect(waiting).resolves.toBe(true);
+    expect(fsyncs()).toHaveLength(1);
+  });
+
   it('fsync never: no fsync at all', async () => {
     const spool = await open({ fsync: 'never' });
     await spool.appendMany('telemetry', [payloadOf(1), payloadOf(2)]);

@@ -8,15 +8,15 @@
  *
  * Firmware rules:
  * - seq counts every sample and event of one boot from 0 (the boot event is seq 0); a boot id is a
- *   random u32 chosen at each boot. Acks carry no seq.
+ *   random u32 chosen at each boot. Acks carry no seq (but are replayed, see Resume).
  * - errorFlags: `overheat` from 60 °C until the pack is back under 55 °C (the robot stops: mode
  *   error); `lowBattery` below 15 % SoC until 20 % (the robot abandons what it does and returns to
  *   the dock); `sensorStuck` only for a stuck-sensor fault that asks for it. Each flag's rise and
  *   fall is also a fault_raised / fault_cleared event whose code is the flag's bit value.
- * - Resume (replay.ts): every sample and event of the current boot goes into a ring of the last
- *   `replayCapacity` frames. A `resume` from the agent for the current boot re-sends the held
- *   frames with seq >= nextSeq; one for another boot, or without a position, re-sends all it holds,
- *   oldest first. Replayed frames are the original frames (same seq, same robotTime, same bytes),
+ * - Resume (replay.ts): every sample, event and ack of the current boot goes into a ring of the
+ *   last `replayCapacity` frames. A `resume` from the agent for the current boot re-sends the held
+ *   frames with seq >= nextSeq, and the acks sent after seq nextSeq − 1 (an ack carries no seq);
+ *   one for another boot, or without a position, re-sends all it holds, oldest first. Replayed frames are the original frames (same seq, same robotTime, same bytes),
  *   sent as fast as the line takes them, with newer frames queued behind them; `counters.replayed`
  *   counts them, while `samples` and `events` count frames produced. A robot that is off (browned
  *   out) ignores a resume.
@@ -28,6 +28,7 @@ import {
   ErrorFlag,
   type CommandAction,
   type RobotEventBody,
+  type SerialAckFrame,
   type SerialCommandFrame,
   type SerialFrame,
   type SerialResumeFrame,
@@ -112,8 +113,6 @@ export class Robot {
   private stuckFlags = 0;
   private nextAutoClean = Infinity;
   private readonly replay: ReplayRing;
-  /** Highest seq of this boot sent at least once; a frame at or below it goes out as a replay. */
-  private sentSeq = -1;
   /**
    * Frames produced (`samples`, `events`, `acks`), frames sent again on a resume (`replayed`), and
    * resume requests answered (`resumes`).
@@ -151,8 +150,9 @@ export class Robot {
         now: () => this.time,
         robotTime: () => this.robotTime,
         sendAck: (commandId, outcome, detail) => {
+          if (!this.online) return;
           this.counters.acks++;
-          this.send({
+          this.sendHeld({
             type: 'ack',
             commandId,
             outcome,
@@ -300,7 +300,6 @@ export class Robot {
     this.bootIdValue = bootId;
     this.seq = 0;
     this.replay.clear();
-    this.sentSeq = -1;
     this.online = true;
     this.overheat = false;
     this.lowBattery = false;
@@ -524,7 +523,15 @@ export class Robot {
       this.pump();
       return;
     }
-    this.sentSeq = frame.seq;
+    this.o.output.send(frame);
+  }
+
+  /** An ack goes into the ring too, placed before the next seq (replay.ts), and out like a frame. */
+  private sendHeld(frame: SerialAckFrame): void {
+    if (this.replay.push(frame, this.seq)) {
+      this.pump();
+      return;
+    }
     this.o.output.send(frame);
   }
 
@@ -541,11 +548,10 @@ export class Robot {
   /** Sends pending frames of a replay, oldest first, while the line takes them. */
   private pump(): void {
     while (this.replay.pending > 0 && this.o.output.writable !== false) {
-      const frame = this.replay.next();
-      if (frame === undefined) return;
-      if (frame.seq <= this.sentSeq) this.counters.replayed++;
-      else this.sentSeq = frame.seq;
-      this.o.output.send(frame);
+      const next = this.replay.next();
+      if (next === undefined) return;
+      if (next.again) this.counters.replayed++;
+      this.o.output.send(next.frame);
     }
   }
 
@@ -553,10 +559,6 @@ export class Robot {
     const s = this.seq;
     this.seq = (this.seq + 1) >>> 0;
     return s;
-  }
-
-  private send(frame: SerialFrame): void {
-    if (this.online) this.o.output.send(frame);
   }
 }
 

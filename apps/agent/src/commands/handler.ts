@@ -36,8 +36,8 @@ export interface CommandHandlerOptions {
   readonly clock: Clock;
   readonly stamper: Pick<EventTimeStamper, 'eventTime' | 'robotTimeOf' | 'gatewayTimeOf'>;
   readonly serial: { write(bytes: Uint8Array): Promise<void> };
-  /** Spools the ack (class priority) for the publisher. */
-  emitAck(ack: CommandAck): void;
+  /** Spools the ack (class priority) for the publisher; `settled` once it is in the spool. */
+  emitAck(ack: CommandAck, settled?: () => void): void;
   readonly timeoutMs: number;
   /** Command ids remembered to recognise redeliveries; default 1024. */
   readonly rememberIds?: number;
@@ -46,6 +46,8 @@ export interface CommandHandlerOptions {
 export class CommandHandler {
   private readonly pending: PendingCommands;
   private readonly seen = new Set<string>();
+  /** Firmware acks forwarded recently, by commandId, outcome and robotTime: a replay repeats all three. */
+  private readonly forwardedAcks = new Set<string>();
   private readonly rejected: Record<CommandRejectReason, number> = {
     undecodable: 0,
     not_a_command: 0,
@@ -60,6 +62,7 @@ export class CommandHandler {
     writeFailures: 0,
     firmwareAcks: 0,
     unsolicitedAcks: 0,
+    duplicateAcks: 0,
   };
 
   constructor(private readonly options: CommandHandlerOptions) {
@@ -125,8 +128,20 @@ export class CommandHandler {
     });
   }
 
-  /** An ack frame from the firmware. */
-  handleFirmwareAck(frame: SerialAckFrame): void {
+  /**
+   * An ack frame from the firmware; `settled` (the durable position's) once it is spooled. The
+   * firmware re-sends acks on a resume (replay ring), so one byte-identical to an ack forwarded
+   * recently is a replay: dropped and counted. After a restart the agent remembers none; such a
+   * replay goes on as a duplicate, which QoS 1 allows anyway.
+   */
+  handleFirmwareAck(frame: SerialAckFrame, settled?: () => void): void {
+    const key = `${frame.commandId}\u0000${frame.outcome}\u0000${frame.robotTime}`;
+    if (this.forwardedAcks.has(key)) {
+      this.counts.duplicateAcks++;
+      settled?.();
+      return;
+    }
+    remember(this.forwardedAcks, key, this.options.rememberIds ?? 1024);
     this.counts.firmwareAcks++;
     const answered = this.pending.resolve(frame.commandId);
     if (!answered && !this.seen.has(frame.commandId)) this.counts.unsolicitedAcks++;
@@ -141,6 +156,7 @@ export class CommandHandler {
       'firmware',
       this.options.stamper.eventTime(frame.robotTime),
       frame.detail,
+      settled,
     );
   }
 
@@ -208,6 +224,7 @@ export class CommandHandler {
     source: CommandAck['source'],
     robotTime: number,
     detail: string | undefined,
+    settled?: () => void,
   ): void {
     const ack: CommandAck = {
       kind: 'command_ack',
@@ -218,16 +235,20 @@ export class CommandHandler {
       robotTime,
     };
     if (detail !== undefined) ack.detail = truncate(detail);
-    this.options.emitAck(ack);
+    this.options.emitAck(ack, settled);
   }
 
   private remember(commandId: string): void {
-    this.seen.add(commandId);
-    const max = this.options.rememberIds ?? 1024;
-    if (this.seen.size > max) {
-      const oldest = this.seen.values().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
+    remember(this.seen, commandId, this.options.rememberIds ?? 1024);
+  }
+}
+
+/** Adds `key`, forgetting the oldest beyond `max`. */
+function remember(set: Set<string>, key: string, max: number): void {
+  set.add(key);
+  if (set.size > max) {
+    const oldest = set.values().next().value;
+    if (oldest !== undefined) set.delete(oldest);
   }
 }
 

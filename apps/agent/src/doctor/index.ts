@@ -17,6 +17,8 @@ export interface DoctorOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly deps: AgentDeps;
   readonly serialWaitMs?: number;
+  /** How long the firmware has to answer doctor's resume frame (default 2000 ms; 0 skips it). */
+  readonly resumeWaitMs?: number;
 }
 
 export interface DoctorResult {
@@ -55,13 +57,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
       open: deps.openSerial,
       clock: deps.clock,
       waitMs: options.serialWaitMs ?? 5000,
+      resumeWaitMs: options.resumeWaitMs ?? 2000,
     }),
     loadTls(config, deps.readFile).then(
       (t) => ({ ok: true as const, tls: t }),
       (e: unknown) => ({ ok: false as const, error: errorMessage(e) }),
     ),
   ]);
-  checks.push(serial);
+  checks.push(...serial);
   if (tls.ok) {
     checks.push(
       ...(await checkBroker({ config, connect: deps.connectMqtt, clock: deps.clock, tls: tls.tls })),

@@ -3,7 +3,6 @@
  * has room for `spool.maxBytes`, and how much the spool holds now. With a `stats` function (the
  * spool opened while the agent is stopped) it also reports the backlog per class.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config.js';
@@ -22,6 +21,8 @@ export async function checkSpool(options: SpoolCheckOptions): Promise<CheckResul
   const name = 'spool';
   try {
     await mkdir(dir, { recursive: true });
+    // node:crypto only here, on the doctor's path: `run` never loads it (bench:agent, RSS).
+    const { randomBytes } = await import('node:crypto');
     const probe = join(dir, `.doctor-${randomBytes(4).toString('hex')}`);
     const handle = await open(probe, 'wx');
     try {

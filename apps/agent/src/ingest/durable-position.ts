@@ -12,7 +12,8 @@
 import type { SerialPosition } from '../serial/resume.js';
 
 interface Entry {
-  readonly position: SerialPosition;
+  /** Undefined for a command ack: it has no seq, but the position may not pass it unsettled. */
+  readonly position: SerialPosition | undefined;
   settled: boolean;
 }
 
@@ -41,7 +42,20 @@ export class DurablePosition {
 
   /** A frame goes to the spool; call the returned function once it has settled there. */
   track(bootId: number, seq: number): () => void {
-    const entry: Entry = { position: { bootId, seq }, settled: false };
+    return this.push({ position: { bootId, seq }, settled: false });
+  }
+
+  /**
+   * A firmware ack goes to the spool. It has no seq, so it never becomes the position itself, but
+   * the position does not move past a frame handed on after it until it has settled: the firmware
+   * places an ack before the next seq (firmware-sim replay.ts), and a resume from the position
+   * then asks for it again if it was not spooled.
+   */
+  trackAck(): () => void {
+    return this.push({ position: undefined, settled: false });
+  }
+
+  private push(entry: Entry): () => void {
     this.queue.push(entry);
     return () => {
       if (entry.settled) return;
@@ -53,7 +67,7 @@ export class DurablePosition {
   private advance(): void {
     let moved: SerialPosition | undefined;
     while (this.head < this.queue.length && this.queue[this.head]!.settled) {
-      moved = this.queue[this.head]!.position;
+      moved = this.queue[this.head]!.position ?? moved;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {

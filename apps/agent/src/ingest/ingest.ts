@@ -2,7 +2,8 @@
  * Firmware frames → messages in the spool. Each sample and event gets its event time here, once,
  * from the frame's robotTime and the time its bytes were read (clock/event-time.ts), and is then
  * encoded and spooled: samples in class telemetry, events in class priority. Acks go to the
- * command handler, which spools them too.
+ * command handler, which spools them too; a replayed (`delayed`) ack waits with the frames for a
+ * clock estimate like a replayed sample.
  *
  * A `delayed` frame (one the firmware sent again on a resume, serial/resume.ts) arrives long after
  * its robotTime: it is not a reading of the robot's clock and is not observed; its event time comes
@@ -37,8 +38,9 @@ export interface IngestOptions {
   readonly stamper: EventTimeStamper;
   readonly spool: { write(cls: SpoolClass, payload: Uint8Array, settled?: () => void): void };
   /** Moves on as spooled frames settle; absent, positions are not tracked. */
-  readonly position?: Pick<DurablePosition, 'track'>;
-  onAck(frame: SerialAckFrame): void;
+  readonly position?: Pick<DurablePosition, 'track' | 'trackAck'>;
+  /** A firmware ack; `settled`, when given, once it is in the spool (or will never be). */
+  onAck(frame: SerialAckFrame, settled?: () => void): void;
 }
 
 /** Frames waiting for a clock estimate, at most (then stamped from what there is). */
@@ -46,7 +48,7 @@ const MAX_WAITING = 16_384;
 
 export class Ingest {
   private readonly counts = { samples: 0, events: 0, acks: 0, rejected: 0, clockSteps: 0, delayed: 0 };
-  private waiting: SequencedFrame[] = [];
+  private waiting: FirmwareFrame[] = [];
 
   constructor(private readonly options: IngestOptions) {}
 
@@ -57,7 +59,7 @@ export class Ingest {
    * ingest.onFrame(frame, clock.now(), false);
    */
   onFrame(frame: FirmwareFrame, receivedAt: number, delayed = false): void {
-    if (delayed && frame.type !== 'ack') {
+    if (delayed) {
       this.counts.delayed++;
       if (this.options.stamper.robotClock.ready && this.waiting.length === 0) this.take(frame);
       else this.wait(frame);
@@ -67,13 +69,11 @@ export class Ingest {
       this.counts.clockSteps++;
       emit('clock', 'warn', 'robot_clock_step', { robotTime: frame.robotTime, receivedAt });
     }
-    if (frame.type === 'ack') {
-      this.counts.acks++;
-      this.options.onAck(frame);
-      return;
-    }
-    if (this.waiting.length > 0) this.wait(frame);
-    else this.take(frame);
+    // A live ack goes on at once, even past frames waiting for a clock estimate: it answers a
+    // pending command, which must not time out meanwhile. The durable position stays safe: it
+    // never passes an entry before it has settled, whatever order entries are tracked in.
+    if (frame.type === 'ack' || this.waiting.length === 0) this.take(frame);
+    else this.wait(frame);
   }
 
   /** A resume catch-up is over: frames waiting for a clock estimate have the best there is. */
@@ -98,12 +98,17 @@ export class Ingest {
     return { ...this.counts, waiting: this.waiting.length };
   }
 
-  private wait(frame: SequencedFrame): void {
+  private wait(frame: FirmwareFrame): void {
     this.waiting.push(frame);
     if (this.waiting.length >= MAX_WAITING) this.flush();
   }
 
-  private take(frame: SequencedFrame): void {
+  private take(frame: FirmwareFrame): void {
+    if (frame.type === 'ack') {
+      this.counts.acks++;
+      this.options.onAck(frame, this.options.position?.trackAck());
+      return;
+    }
     const settled = this.options.position?.track(frame.bootId, frame.seq);
     if (frame.type === 'sample') this.spool('telemetry', frame, () => this.sample(frame), settled);
     else this.spool('priority', frame, () => this.event(frame), settled);

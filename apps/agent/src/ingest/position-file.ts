@@ -8,9 +8,15 @@
  * instant leaves the old position or the new one, never a torn one. With the spool's fsync policy
  * `always` the temporary file is fsynced before the rename. The directory is not: after a power
  * loss the rename may be undone, and an older position only means the firmware replays frames the
- * spool already holds — duplicates, which the cloud removes by (robot, boot, seq). A position is
- * never ahead of the spool, because it is written only after the frames it covers settled there
- * (durable-position.ts).
+ * spool already holds — duplicates, which the cloud removes by (robot, boot, seq).
+ *
+ * A position is never ahead of what the spool holds, after kill -9 or after a power loss: it is
+ * written only after the frames it covers settled in the spool (durable-position.ts) AND the spool
+ * said they are durable (`Spool.durable()`). Under `fsync: 'interval'` that is after the next
+ * interval fsync, so the file lags the spool by up to one interval plus one fsync (those frames
+ * are replayed after a restart: duplicates). Under `never` the spool never makes anything durable,
+ * so the agent neither reads nor writes the file: every start asks the firmware for all it holds
+ * (spool/README.md, "The serial position").
  *
  * A file that cannot be read as a position is reported and ignored: the agent then asks for
  * everything the firmware holds.
@@ -84,9 +90,11 @@ export function parsePosition(text: string): SerialPosition | undefined {
 }
 
 /**
- * Saves the newest position it is given, one write at a time: positions that arrive during a
- * write are coalesced into the next one. A failed write is reported and skipped (the next position
- * tries again); the only cost of a stale file is a longer replay after a restart.
+ * Saves the newest position it is given, one write at a time, each only once the spool has made
+ * durable every record appended before the position was recorded (`durable`, the spool's
+ * barrier): positions that arrive meanwhile are coalesced into the next write. A failed write, or
+ * a barrier that answers false (a failed fsync), is reported and skipped (the next position tries
+ * again); the only cost of a stale file is a longer replay after a restart.
  */
 export class PositionRecorder {
   private wanted: SerialPosition | undefined;
@@ -94,9 +102,13 @@ export class PositionRecorder {
   private attempted: SerialPosition | undefined;
   private saved: SerialPosition | undefined;
   private writing: Promise<void> | undefined;
-  private readonly counts = { saves: 0, failures: 0 };
+  private readonly counts = { saves: 0, failures: 0, notDurable: 0 };
 
-  constructor(private readonly store: Pick<PositionStore, 'save'>) {}
+  constructor(
+    private readonly store: Pick<PositionStore, 'save'>,
+    /** The spool's durability barrier (`Spool.durable`). */
+    private readonly durable: () => Promise<boolean>,
+  ) {}
 
   record(position: SerialPosition): void {
     this.wanted = position;
@@ -117,6 +129,12 @@ export class PositionRecorder {
       for (let p = this.wanted; p !== undefined && p !== this.attempted; p = this.wanted) {
         this.attempted = p; // a failure is not retried as such: the next position will be
         try {
+          // p was recorded after its frames' appends resolved: the barrier covers them.
+          if (!(await this.durable())) {
+            this.counts.notDurable++;
+            emit('serial', 'warn', 'serial_position_not_durable', { position: p });
+            continue;
+          }
           await this.store.save(p);
           this.saved = p;
           this.counts.saves++;

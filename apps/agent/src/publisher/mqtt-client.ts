@@ -67,6 +67,21 @@ export type ConnectMqtt = (
 /** CONNACK return codes 4, 5 (3.1.1) and reason codes 0x86, 0x87 (5.0): the credentials were refused. */
 const AUTH_CODES: ReadonlySet<number> = new Set([4, 5, 0x86, 0x87]);
 
+/** Node's (OpenSSL's) codes for a server certificate that does not verify against the CA given. */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 export const connectMqtt: ConnectMqtt = (url, options, handlers) => {
   const clientOptions: IClientOptions = {
     clientId: options.clientId,
@@ -78,6 +93,9 @@ export const connectMqtt: ConnectMqtt = (url, options, handlers) => {
     reconnectPeriod: 0,
     resubscribe: false,
     queueQoSZero: false,
+    // mqtt-packet would otherwise pre-build a Buffer for every packet id 0..65535 on first publish:
+    // 65,536 objects, ~6 MB of heap the agent never gets back (bench:agent, docs/decisions/0007-agent-memory.md).
+    writeCache: false,
   };
   if (options.will !== undefined) {
     const { topic, payload, qos, retain } = options.will;
@@ -107,13 +125,17 @@ export const connectMqtt: ConnectMqtt = (url, options, handlers) => {
   client.on('error', (error) => {
     const code = (error as { code?: unknown }).code;
     const auth = !accepted && typeof code === 'number' && AUTH_CODES.has(code);
+    const untrusted = typeof code === 'string' && TLS_VERIFY_CODES.has(code);
     handlers.onError(
       new AgentError(
         auth ? AgentErrorCode.MQTT_AUTH : AgentErrorCode.MQTT_CONNECTION,
         auth
           ? `broker ${url} refused the credentials of ${options.username}: ${error.message}`
-          : `MQTT ${url}: ${error.message}`,
-        { url, code },
+          : untrusted
+            ? `MQTT ${url}: TLS: the broker's certificate is not trusted (${code}: ${error.message}); ` +
+              "mqtt.tls.caFile must name the CA that signed it, and the URL's host must be one the certificate names"
+            : `MQTT ${url}: ${error.message}`,
+        { url, code, ...(untrusted ? { tls: 'untrusted' } : {}) },
         { cause: error },
       ),
     );

@@ -9,7 +9,9 @@
  * - Resume (resume.ts): `opened()` gives the resume frame to send each time the line opens; samples
  *   and events then pass the ResumeGate, which drops frames the agent already has (replays),
  *   restores seq order where a replay raced live frames, and marks replayed frames `delayed` so
- *   that they are not taken as robot-clock readings. Acks pass straight on.
+ *   that they are not taken as robot-clock readings. Acks pass straight on, marked `delayed`
+ *   while a catch-up is under way (they may be replays: resume-capable firmware re-sends acks too;
+ *   the command handler drops one it already has).
  * - Sequence: samples and events share one per-boot `seq` that the firmware increments by one.
  *   A jump forward is a gap (frames lost on the line, or gone from the firmware's replay ring,
  *   counted with the number missing); a step back that is not a duplicate is a regression. Both
@@ -129,7 +131,9 @@ export class SerialReader {
           this.gate.push(frame, receivedAt);
           break;
         case 'ack':
-          this.handlers.onFrame(frame, receivedAt, false);
+          // During a catch-up an ack may be a replay (resume-capable firmware re-sends acks too):
+          // handed on at once, but not as a clock reading.
+          this.handlers.onFrame(frame, receivedAt, this.gate.catchingUp);
           break;
         case 'command':
           this.unexpectedFrames++;

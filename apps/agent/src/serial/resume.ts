@@ -31,8 +31,9 @@
  *    firmware's replay ring) while that one did not. Such frames are handed on with `delayed` set;
  *    the agent stamps them from the estimate of the live frames and does not observe them. The
  *    catch-up ends once no frame has been found delayed for `holdMs` (and for 1.5 × the robot-time
- *    spacing of the last two frames, so that at a low sample rate a live frame has had time to come),
- *    or after `maxCatchUpMs` whatever happens.
+ *    spacing of the last two frames, so that at a low sample rate a live frame has had time to come,
+ *    but never longer than `maxQuietMs`), or after `maxCatchUpMs` whatever happens. These are the
+ *    agent's configuration `serial.resume` (config.ts), defaults in RESUME_DEFAULTS.
  *
  * Seqs are compared as plain numbers: a u32 seq wraps after 13.6 years at 10 Hz.
  */
@@ -49,9 +50,12 @@ export interface SerialPosition {
   readonly seq: number;
 }
 
+/** The agent's configuration `serial.resume` (config.ts) sets these. */
 export interface ResumeTuning {
   /** Quiet time (no delayed frame found) that ends a catch-up; default 500 ms. */
   readonly holdMs?: number;
+  /** The quiet time scaled up from the sample spacing never exceeds this; default 5000 ms. */
+  readonly maxQuietMs?: number;
   /** A frame is delayed when a later one shows a d smaller by more than this; default 100 ms. */
   readonly lateToleranceMs?: number;
   /** A catch-up ends after this long whatever happens; default 30 s. */
@@ -93,12 +97,17 @@ interface CatchUp {
   timer: TimerHandle | undefined;
 }
 
-const DEFAULTS = { holdMs: 500, lateToleranceMs: 100, maxCatchUpMs: 30_000, maxHeld: 8192 } as const;
-/** The quiet time scaled from the sample spacing never exceeds this. */
-const MAX_QUIET_MS = 5000;
+export const RESUME_DEFAULTS = {
+  holdMs: 500,
+  maxQuietMs: 5000,
+  lateToleranceMs: 100,
+  maxCatchUpMs: 30_000,
+  maxHeld: 8192,
+} as const satisfies Required<ResumeTuning>;
 
 export class ResumeGate {
   private readonly holdMs: number;
+  private readonly maxQuietMs: number;
   private readonly toleranceMs: number;
   private readonly maxCatchUpMs: number;
   private readonly maxHeld: number;
@@ -107,10 +116,11 @@ export class ResumeGate {
   private readonly counts = { resumesSent: 0, duplicates: 0, delayed: 0, raced: 0, catchUps: 0 };
 
   constructor(private readonly options: ResumeGateOptions) {
-    this.holdMs = options.holdMs ?? DEFAULTS.holdMs;
-    this.toleranceMs = options.lateToleranceMs ?? DEFAULTS.lateToleranceMs;
-    this.maxCatchUpMs = options.maxCatchUpMs ?? DEFAULTS.maxCatchUpMs;
-    this.maxHeld = options.maxHeld ?? DEFAULTS.maxHeld;
+    this.holdMs = options.holdMs ?? RESUME_DEFAULTS.holdMs;
+    this.maxQuietMs = Math.max(this.holdMs, options.maxQuietMs ?? RESUME_DEFAULTS.maxQuietMs);
+    this.toleranceMs = options.lateToleranceMs ?? RESUME_DEFAULTS.lateToleranceMs;
+    this.maxCatchUpMs = options.maxCatchUpMs ?? RESUME_DEFAULTS.maxCatchUpMs;
+    this.maxHeld = options.maxHeld ?? RESUME_DEFAULTS.maxHeld;
     this.last = options.position;
   }
 
@@ -197,7 +207,7 @@ export class ResumeGate {
     if (c.timer !== undefined) clock.clearTimeout(c.timer);
     const end = c.startedAt + this.maxCatchUpMs;
     // Until the first frame comes (the firmware may be off) there is nothing to wait for but the limit.
-    const quietMs = Math.min(MAX_QUIET_MS, Math.max(this.holdMs, 1.5 * c.spacingMs));
+    const quietMs = Math.min(this.maxQuietMs, Math.max(this.holdMs, 1.5 * c.spacingMs));
     const due = c.held.length === 0 ? end : Math.min(end, c.quietSince + quietMs);
     c.timer = clock.setTimeout(() => {
       c.timer = undefined;

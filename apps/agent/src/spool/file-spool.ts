@@ -273,6 +273,10 @@ class SegmentedFileSpool implements FileSpool {
   private syncTimer: TimerHandle | undefined;
   /** A background fsync failed; the next append reports it. */
   private deferredError: SpoolError | undefined;
+  /** `interval`: an fsync of dirty segments is under way. */
+  private syncing = false;
+  /** `durable()` calls the next interval fsync answers. */
+  private durableWaiters: ((durable: boolean) => void)[] = [];
   private readonly cache = new SegmentCache(MAX_LOADED_INDEXES, MAX_READ_HANDLES, (segment, e) =>
     this.reportIo('close', segment.path, e),
   );
@@ -355,6 +359,21 @@ class SegmentedFileSpool implements FileSpool {
       this.acks.push({ ids, resolve, reject });
       this.kick();
     });
+  }
+
+  durable(): Promise<boolean> {
+    if (this.closed) return Promise.reject(closedError());
+    switch (this.settings.fsync) {
+      case 'always':
+        return Promise.resolve(true); // a resolved append was synced before it resolved
+      case 'never':
+        return Promise.resolve(false);
+      case 'interval':
+        // A resolved append marked its segment dirty before it resolved, so it is either still
+        // dirty (the next sync covers it) or in the sync under way; with neither, it is synced.
+        if (!this.syncing && this.dirty.size === 0 && !this.dirDirty) return Promise.resolve(true);
+        return new Promise((resolve) => this.durableWaiters.push(resolve));
+    }
   }
 
   stats(): FileSpoolStats {
@@ -693,15 +712,29 @@ class SegmentedFileSpool implements FileSpool {
   private async syncDirty(): Promise<SpoolError | undefined> {
     const segments = [...this.dirty];
     const directory = this.dirDirty;
+    // Whoever called durable() before this sync has every record it asks about in `segments`.
+    const waiters = this.durableWaiters.splice(0);
     this.dirty.clear();
     this.dirDirty = false;
-    if (segments.length === 0 && !directory) return undefined;
+    if (segments.length === 0 && !directory) {
+      for (const done of waiters) done(true);
+      return undefined;
+    }
     let error: SpoolError | undefined;
+    this.syncing = true;
     try {
       await this.timedSync(segments, directory, 0);
     } catch (e) {
       error = ioError('fsync', e);
       emit('spool', 'error', 'fsync_failed', { error: error.message, files: segments.map((s) => s.path) });
+    } finally {
+      this.syncing = false;
+    }
+    for (const done of waiters) done(error === undefined);
+    // Callers that came during the sync asked about records in it, or in segments dirtied since,
+    // which the next sync takes (its timer is set). With nothing dirty, this sync was theirs.
+    if (this.dirty.size === 0 && !this.dirDirty) {
+      for (const done of this.durableWaiters.splice(0)) done(error === undefined);
     }
     for (const segment of segments) {
       segment.dirty = false;

@@ -58,6 +58,14 @@ export interface Spool {
   peek(cls: SpoolClass, max: number, afterId?: bigint): Promise<readonly SpoolRecord[]>;
   /** Removes records whose publication the broker acknowledged; ids may arrive in any order. */
   ack(ids: readonly bigint[]): Promise<void>;
+  /**
+   * The durability barrier: resolves once every record whose append resolved before this call
+   * would survive a power loss. `true` then; `false` when the spool cannot promise that (the file
+   * spool with `fsync: 'never'`, or an fsync that failed). What is kept next to the spool and
+   * describes its content (the agent's serial position) waits for it, so that it is never ahead of
+   * what the disk holds after a power loss. Rejects only with SPOOL_CLOSED.
+   */
+  durable(): Promise<boolean>;
   stats(): SpoolStats;
   close(): Promise<void>;
 }

@@ -42,6 +42,11 @@ export class MemorySpool implements Spool {
     for (const id of ids) if (this.records.delete(id)) this.acknowledged++;
   }
 
+  /** It has no disk, so no power loss to survive: it answers at once, as the file spool under `always`. */
+  async durable(): Promise<boolean> {
+    return true;
+  }
+
   stats(): SpoolStats {
     let telemetry = 0;
     let priority = 0;

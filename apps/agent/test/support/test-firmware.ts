@@ -38,10 +38,33 @@ export class TestFirmware {
     port.on('data', (chunk: Buffer) => {
       for (const r of this.decoder.push(chunk)) {
         if (r.ok && r.frame.type === 'command') this.commands.push(r.frame);
-        if (r.ok && r.frame.type === 'resume') this.resumes.push(r.frame);
+        if (r.ok && r.frame.type === 'resume') {
+          this.resumes.push(r.frame);
+          if (this.replaying) void this.replay(r.frame);
+        }
       }
       for (const w of this.waiters.splice(0)) w();
     });
+  }
+
+  private replaying = false;
+
+  /**
+   * From now on (until `answerResumes(false)`), answer a resume frame as resume-capable firmware does: send again, unchanged, the
+   * samples sent before of the boot asked for, from its `nextSeq` (all of them without a position).
+   */
+  answerResumes(on = true): void {
+    this.replaying = on;
+  }
+
+  private async replay(frame: SerialResumeFrame): Promise<void> {
+    const p = frame.position;
+    const again = this.sent.filter((s) => p === undefined || (s.bootId === p.bootId && s.seq >= p.nextSeq));
+    for (const s of again) {
+      await this.write(
+        encodeSerialFrame(sampleFrame(s.bootId, s.seq, s.robotTime), { leadingDelimiter: true }),
+      );
+    }
   }
 
   static async open(path: string, robotClockOffsetMs: number): Promise<TestFirmware> {
