@@ -2,3 +2,4 @@ export * from './log.js';
 export * from './errors.js';
 export { choosePartition } from './partitioning.js';
 export * from './kafka/index.js';
+export * from './file/index.js';

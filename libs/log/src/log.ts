@@ -1,7 +1,7 @@
 /**
  * The partitioned log the platform runs on, as the rest of the code sees it: Kafka in production
- * and in the tests (src/kafka/), and later a file-backed log for the embedded default, both behind
- * these interfaces.
+ * and in the tests (src/kafka/), and a file-backed log for the embedded default (src/file/), both
+ * behind these interfaces; both pass one shared suite (test/log-suite.ts).
  *
  * Three small parts, each handed only to the code that uses it:
  *  - {@link LogAdmin}: topics and their offsets;
@@ -36,7 +36,8 @@ export interface TopicPartitionOffset extends TopicPartition {
 export interface ProduceRecord {
   readonly topic: string;
   readonly key: RecordKey;
-  readonly value: Uint8Array;
+  /** null writes a tombstone: in a compacted topic it deletes the key once compaction has run. */
+  readonly value: Uint8Array | null;
   readonly headers?: ProduceHeaders;
   /**
    * Explicit partition. When absent the partition is `partitionFor(key, partitionCount)` from

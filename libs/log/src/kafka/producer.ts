@@ -22,7 +22,8 @@ interface Outgoing {
   readonly topic: string;
   readonly partition: number;
   readonly key: Buffer;
-  readonly value: Buffer;
+  /** null: a tombstone (the client writes value length -1, as the protocol defines it). */
+  readonly value: Buffer | null;
   readonly headers?: Map<Buffer, Buffer>;
   readonly timestamp?: bigint;
 }
@@ -61,7 +62,7 @@ export class KafkaLogProducer implements LogProducer {
     for (const record of records) {
       if (record.topic === '')
         return Promise.reject(new LogError('INVALID_ARGUMENT', 'record without topic'));
-      if (!(record.value instanceof Uint8Array)) {
+      if (record.value !== null && !(record.value instanceof Uint8Array)) {
         return Promise.reject(
           new LogError('INVALID_ARGUMENT', `record value for ${record.topic} is not bytes`, {
             topic: record.topic,
@@ -69,7 +70,7 @@ export class KafkaLogProducer implements LogProducer {
         );
       }
     }
-    const size = records.reduce((n, r) => n + r.value.byteLength, 0);
+    const size = records.reduce((n, r) => n + (r.value?.byteLength ?? 0), 0);
     return new Promise((resolve, reject) => {
       this.#queue.push({ records, bytes: size, resolve, reject });
       void this.#flush();
@@ -132,7 +133,7 @@ export class KafkaLogProducer implements LogProducer {
         topic: record.topic,
         partition,
         key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : bytes(record.key),
-        value: bytes(record.value),
+        value: record.value === null ? null : bytes(record.value),
         ...(record.headers !== undefined ? { headers: encodeHeaders(record.headers) } : {}),
         ...(record.timestamp !== undefined ? { timestamp: BigInt(Math.trunc(record.timestamp)) } : {}),
       });
@@ -144,7 +145,9 @@ export class KafkaLogProducer implements LogProducer {
     const client = this.#connect();
     let result;
     try {
-      result = await client.send({ messages: [...outgoing] });
+      // A tombstone's value is null at run time: the client's schema requires the property and its
+      // writer encodes null as length -1, but its type says `Buffer | undefined`.
+      result = await client.send({ messages: [...outgoing] as Parameters<Producer['send']>[0]['messages'] });
     } catch (error) {
       // Never reuse a producer id whose sequences may now disagree with the broker's.
       // (Compared: after a deadline expiry a newer client may already serve the next request.)
