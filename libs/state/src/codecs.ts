@@ -104,13 +104,19 @@ export const float64ArrayCodec: Codec<Float64Array> = {
  * const acc = structCodec(['count', 'sum', 'min', 'max', 'last']);
  * acc.decode(acc.encode({ count: 1, sum: 3.5, min: 3.5, max: 3.5, last: 3.5 })).sum; // 3.5
  */
-export function structCodec<const K extends string>(fields: readonly K[]): Codec<Record<K, number>> {
+/** A {@link structCodec}: its field names are public, so a consumer may pack such values itself. */
+export interface StructCodec<K extends string> extends Codec<Record<K, number>> {
+  readonly fields: readonly K[];
+}
+
+export function structCodec<const K extends string>(fields: readonly K[]): StructCodec<K> {
   const names = [...fields];
   if (new Set(names).size !== names.length) throw new TypeError('structCodec: duplicate field names');
   const n = names.length;
   const f64 = new Float64Array(n);
   const u8 = new Uint8Array(f64.buffer);
   return {
+    fields: Object.freeze([...names]),
     encode(value) {
       for (let i = 0; i < n; i++) f64[i] = value[names[i] as K];
       if (!littleEndian) {

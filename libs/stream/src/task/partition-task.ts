@@ -12,7 +12,7 @@
 import type { KeyGroupState, StateChange } from '@fleet/state';
 import { NAME_PATTERN, StreamError } from '../errors.js';
 import type { InputSink, Job, TaskRecord } from '../job.js';
-import type { KeyedProcessFunction } from '../operators/api.js';
+import type { KeyedProcessFunction, OperatorStore } from '../operators/api.js';
 import { OperatorContext } from '../operators/context.js';
 import { eventTimeConfig, type EventTimeConfig, type EventTimeOptions } from '../time/config.js';
 import { KeyTable } from '../time/keys.js';
@@ -94,6 +94,7 @@ export interface TaskMetrics {
 interface Slot {
   readonly name: string;
   readonly fn: KeyedProcessFunction<unknown, unknown>;
+  readonly store: OperatorStore | undefined;
   readonly timers: TimerService;
   readonly ctx: OperatorContext;
 }
@@ -145,9 +146,11 @@ export class PartitionTask<E> implements InputSink<E> {
       if (names.has(op.name)) throw new StreamError('BAD_NAME', `two operators named ${op.name}`);
       names.add(op.name);
       const timers = new TimerService();
+      const instance = op.instantiate?.();
       return {
         name: op.name,
-        fn: op.fn as KeyedProcessFunction<unknown, unknown>,
+        fn: (instance?.fn ?? op.fn) as KeyedProcessFunction<unknown, unknown>,
+        store: instance?.store,
         timers,
         ctx: new OperatorContext(
           job.name,
@@ -199,6 +202,9 @@ export class PartitionTask<E> implements InputSink<E> {
   element(key: string, eventTime: number, value: E): void {
     const n = this.elementInRecord++;
     const i = this.intern(key);
+    // The task's own copy of the key string: every record decodes a new one, and state, outputs
+    // and stores then share this one instead of each keeping the first they saw.
+    key = this.keys.name(i);
     const w = this.watermarks;
     if (!Number.isSafeInteger(eventTime)) {
       this.lateOutput('invalid_event_time', key, eventTime, w.effective(i), value, n);
@@ -245,10 +251,15 @@ export class PartitionTask<E> implements InputSink<E> {
   checkpoint(): TaskCheckpoint {
     this.state.expire(this.watermarks.partition);
     const outputs = this.outputs.splice(0);
+    const stateChanges = this.state.takeChanges();
+    for (const slot of this.slots) {
+      if (slot.store === undefined) continue;
+      for (const c of slot.store.takeChanges(this.keys.names)) stateChanges.push(c);
+    }
     return {
       job: this.job.name,
       partition: this.partition,
-      stateChanges: this.state.takeChanges(),
+      stateChanges,
       outputs,
       offsets: Object.fromEntries(this.offsets),
       taskState: this.taskState(),
@@ -267,10 +278,27 @@ export class PartitionTask<E> implements InputSink<E> {
         `task state of ${s.job}/${s.partition} restored into ${this.job.name}/${this.partition}`,
       );
     }
-    await this.state.restore(point.entries);
+    // Entries of operator-held stores go to them; the rest to the KeyGroupState.
+    const owners = new Map<string, { store: OperatorStore; entries: StateChange[] }>();
+    for (const slot of this.slots) {
+      const store = slot.store;
+      if (store === undefined) continue;
+      const bucket = { store, entries: [] as StateChange[] };
+      for (const name of store.stateNames) owners.set(name, bucket);
+    }
+    const rest: StateChange[] = [];
+    for (const e of point.entries) {
+      const owner = owners.get(e.name);
+      if (owner === undefined) rest.push(e);
+      else owner.entries.push(e);
+    }
+    await this.state.restore(rest);
     this.now = Math.max(this.now, this.clock.now());
     this.watermarks.restore(s.watermarks, this.now);
     for (let i = 0; i < this.keys.size; i++) for (const slot of this.slots) slot.timers.ensure(i);
+    for (const { store, entries } of new Set(owners.values())) {
+      store.restore(entries, (key) => this.intern(key));
+    }
     for (const slot of this.slots) {
       const timers = s.timers[slot.name];
       if (timers !== undefined) slot.timers.restore(timers, (key) => this.intern(key));
@@ -308,7 +336,10 @@ export class PartitionTask<E> implements InputSink<E> {
       lateWithinLateness: this.lateWithin,
       late: { ...this.late },
       pendingTimers: { event, processing },
-      stateMemoryBytes: this.state.memoryBytes(),
+      stateMemoryBytes: this.slots.reduce(
+        (n, slot) => n + (slot.store?.memoryBytes() ?? 0),
+        this.state.memoryBytes(),
+      ),
       pendingOutputs: this.outputs.length,
       offsets: Object.fromEntries(this.offsets),
     };
@@ -409,24 +440,38 @@ export class PartitionTask<E> implements InputSink<E> {
   /** Fires every due timer of `domain` across keys in (timestamp, key, operator) order. */
   private fireDue(domain: TimeDomain): void {
     const heap = new Heap<Due>(dueLess);
-    const limit = (i: number) => (domain === 'event' ? this.watermarks.effective(i) : this.now + 1);
+    const event = domain === 'event';
+    const limit = (i: number) => (event ? this.watermarks.effective(i) : this.now + 1);
     const next = (slot: Slot, i: number) =>
-      (domain === 'event' ? slot.timers.nextEvent[i] : slot.timers.nextProcessing[i]) as number;
-    const n = this.keys.size;
-    for (let s = 0; s < this.slots.length; s++) {
-      const slot = this.slots[s] as Slot;
-      for (let i = 0; i < n; i++) {
-        const t = next(slot, i);
-        if (t < limit(i)) heap.push({ t, i, op: s, key: this.keys.name(i) });
+      event ? (slot.timers.nextEvent[i] as number) : slot.timers.nextProcessing(i);
+    const slots = this.slots;
+    if (event) {
+      const n = this.keys.size;
+      for (let s = 0; s < slots.length; s++) {
+        const nextEvent = (slots[s] as Slot).timers.nextEvent;
+        for (let i = 0; i < n; i++) {
+          const t = nextEvent[i] as number;
+          if (t !== Infinity && t < this.watermarks.effective(i)) {
+            heap.push({ t, i, op: s, key: this.keys.name(i) });
+          }
+        }
+      }
+    } else {
+      for (let s = 0; s < slots.length; s++) {
+        const slot = slots[s] as Slot;
+        for (const i of slot.timers.processingKeys()) {
+          const t = slot.timers.nextProcessing(i);
+          if (t < this.now + 1) heap.push({ t, i, op: s, key: this.keys.name(i) });
+        }
       }
     }
     for (let d = heap.pop(); d !== undefined; d = heap.pop()) {
-      const slot = this.slots[d.op] as Slot;
+      const slot = slots[d.op] as Slot;
       if (next(slot, d.i) !== d.t) continue; // deleted by an earlier callback
       this.fire(slot, d.i, domain);
       // Timers registered by callbacks (any of this key's operators) may be due too.
-      for (let s = 0; s < this.slots.length; s++) {
-        const t = next(this.slots[s] as Slot, d.i);
+      for (let s = 0; s < slots.length; s++) {
+        const t = next(slots[s] as Slot, d.i);
         if (t < limit(d.i)) heap.push({ t, i: d.i, op: s, key: d.key });
       }
     }

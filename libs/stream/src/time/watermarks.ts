@@ -39,7 +39,8 @@ export class WatermarkTracker {
   private maxTs = new Float64Array(0);
   private own = new Float64Array(0);
   private lastSeen = new Float64Array(0);
-  private offlineSince = new Float64Array(0);
+  /** Processing time a key went offline; sparse (few keys are offline at once). */
+  private readonly offlineSince = new Map<number, number>();
   private flags = new Uint8Array(0);
   private p = NO_TIME;
 
@@ -60,7 +61,6 @@ export class WatermarkTracker {
     this.maxTs = grow(this.maxTs, n, NO_TIME);
     this.own = grow(this.own, n, NO_TIME);
     this.lastSeen = grow(this.lastSeen, n, 0);
-    this.offlineSince = grow(this.offlineSince, n, 0);
     this.flags = grow(this.flags, n, 0);
   }
 
@@ -103,7 +103,7 @@ export class WatermarkTracker {
     const f = this.flags[i] as number;
     if (f & OFFLINE) return;
     this.own[i] = this.effective(i);
-    this.offlineSince[i] = now;
+    this.offlineSince.set(i, now);
     this.flags[i] = f | OFFLINE | DETACHED;
   }
 
@@ -112,6 +112,7 @@ export class WatermarkTracker {
     const f = this.flags[i] as number;
     if (!(f & OFFLINE)) return;
     this.flags[i] = f & ~OFFLINE;
+    this.offlineSince.delete(i);
     // The backlog is expected within idleTimeout of reconnecting; the silence clock starts now.
     this.lastSeen[i] = now;
   }
@@ -130,16 +131,20 @@ export class WatermarkTracker {
       if (f & DETACHED) {
         const release =
           f & OFFLINE
-            ? now - (this.offlineSince[i] as number) >= offlineHoldMs
+            ? now - (this.offlineSince.get(i) ?? now) >= offlineHoldMs
             : now - (this.lastSeen[i] as number) >= idleTimeoutMs;
         if (!release) continue;
+        if (f & OFFLINE) this.offlineSince.delete(i);
         f &= ~(OFFLINE | DETACHED);
         this.flags[i] = f;
         changed = true;
       }
       if (f & OFFLINE) {
         // Caught up before presence said online; the hold still ends.
-        if (now - (this.offlineSince[i] as number) >= offlineHoldMs) this.flags[i] = f & ~OFFLINE;
+        if (now - (this.offlineSince.get(i) ?? now) >= offlineHoldMs) {
+          this.flags[i] = f & ~OFFLINE;
+          this.offlineSince.delete(i);
+        }
         continue;
       }
       if (!(f & SEEN) || now - (this.lastSeen[i] as number) >= idleTimeoutMs) continue;
@@ -180,7 +185,7 @@ export class WatermarkTracker {
         this.own[i] as number,
         f,
         now - (this.lastSeen[i] as number),
-        f & OFFLINE ? now - (this.offlineSince[i] as number) : 0,
+        f & OFFLINE ? now - (this.offlineSince.get(i) ?? now) : 0,
       ]);
     }
     return { partitionWatermark: this.p, processingTime: now, keys };
@@ -199,7 +204,7 @@ export class WatermarkTracker {
       this.own[i] = own;
       this.flags[i] = flags;
       this.lastSeen[i] = now - sinceSeen;
-      this.offlineSince[i] = now - offlineFor;
+      if (flags & OFFLINE) this.offlineSince.set(i, now - offlineFor);
     }
   }
 }

@@ -13,7 +13,13 @@
  */
 import type { AggregateFunction, Codec, StateDescriptor } from '@fleet/state';
 import { NAME_PATTERN, StreamError } from '../errors.js';
-import type { ElementContext, KeyedProcessFunction, Operator, TimerContext } from '../operators/api.js';
+import type {
+  ElementContext,
+  KeyedProcessFunction,
+  Operator,
+  OperatorInstance,
+  TimerContext,
+} from '../operators/api.js';
 import type { ResultKind, WindowResult } from './result.js';
 import {
   findWindow,
@@ -23,6 +29,7 @@ import {
   windowSetCodec,
   type WindowSet,
 } from './window-set.js';
+import { WindowStore } from './window-store.js';
 
 interface CommonOptions<E, ACC, OUT> {
   /** Operator name, `[a-z][a-z0-9_]*`: in output ids and as the state name. */
@@ -84,41 +91,101 @@ export function slidingWindows<E, ACC, OUT>(o: SlidingOptions<E, ACC, OUT>): Win
     kind: 'value',
     codec: windowSetCodec(o.accCodec),
   };
+  /** Adds the element to its windows in `set`; `register` gets the per-window timers (KeyGroupState path). */
+  const add = (set: WindowSet<ACC>, value: E, ctx: ElementContext<WindowResult<OUT>>, register: boolean) => {
+    const ts = ctx.timestamp;
+    const e = ctx.watermark;
+    const lateness = ctx.allowedLatenessMs;
+    const lastStart = ts - mod(ts - offset, slide);
+    for (let start = lastStart; start > ts - size; start -= slide) {
+      const end = start + size;
+      if (end + lateness <= e) continue; // cleared already (the task diverts such elements)
+      let w = findWindow(set, start);
+      if (w < 0) {
+        w = insertWindow(set, start, end, agg.add(agg.create(), value));
+        if (register) {
+          if (end > e) ctx.timers.registerEventTime(end - 1);
+          if (lateness > 0) ctx.timers.registerEventTime(end - 1 + lateness);
+        }
+      } else {
+        set.a[w] = agg.add(set.a[w] as ACC, value);
+      }
+      if (end <= e) emitWindow(ctx, agg, set, w, 'corrected');
+    }
+  };
   const fn: KeyedProcessFunction<E, WindowResult<OUT>> = {
     processElement(value, ctx) {
       if (filter !== undefined && !filter(value)) return;
-      const ts = ctx.timestamp;
-      const e = ctx.watermark;
-      const lateness = ctx.allowedLatenessMs;
       const state = ctx.state.value(desc);
       const set = state.get() ?? { m: [], a: [] };
-      const lastStart = ts - mod(ts - offset, slide);
-      for (let start = lastStart; start > ts - size; start -= slide) {
-        const end = start + size;
-        if (end + lateness <= e) continue; // cleared already (the task diverts such elements)
-        let w = findWindow(set, start);
-        if (w < 0) {
-          w = insertWindow(set, start, end, agg.add(agg.create(), value));
-          if (end > e) ctx.timers.registerEventTime(end - 1);
-          if (lateness > 0) ctx.timers.registerEventTime(end - 1 + lateness);
-        } else {
-          set.a[w] = agg.add(set.a[w] as ACC, value);
-        }
-        if (end <= e) emitWindow(ctx, agg, set, w, 'corrected');
-      }
+      add(set, value, ctx, true);
       state.set(set);
     },
     onTimer(t, ctx) {
       const state = ctx.state.value(desc);
       const set = state.get();
       if (set === undefined) return;
-      if (fireDue(ctx, agg, set, t)) {
+      if (fireDue(ctx, agg, set, t, true)) {
         if (set.a.length === 0) state.clear();
         else state.set(set);
       }
     },
   };
-  return { name: o.name, fn };
+  const instantiate = () =>
+    packed(new WindowStore({ name: o.name, accCodec: o.accCodec, sizeMs: size }), agg, filter, add);
+  return { name: o.name, fn, instantiate };
+}
+
+/**
+ * The per-task form of a window operator: windows in a packed {@link WindowStore}, and ONE
+ * event-time timer per key, at its earliest pending action (a window's end - 1 to fire it, or
+ * end - 1 + L to finalise it); on firing, the next one is registered. Windows fire at the same
+ * timestamps as with one timer per action: every action time is, in turn, the key's earliest.
+ */
+function packed<E, ACC, OUT>(
+  store: WindowStore<ACC>,
+  agg: AggregateFunction<E, ACC, OUT>,
+  filter: ((value: E) => boolean) | undefined,
+  add: (set: WindowSet<ACC>, value: E, ctx: ElementContext<WindowResult<OUT>>, register: boolean) => void,
+): OperatorInstance<E, WindowResult<OUT>> {
+  const fn: KeyedProcessFunction<E, WindowResult<OUT>> = {
+    processElement(value, ctx) {
+      if (filter !== undefined && !filter(value)) return;
+      const k = keyIndex(ctx);
+      const set = store.load(k);
+      const before = nextAction(set, ctx.allowedLatenessMs);
+      add(set, value, ctx, false);
+      store.store(k, set);
+      const after = nextAction(set, ctx.allowedLatenessMs);
+      if (after < before) ctx.timers.registerEventTime(after);
+    },
+    onTimer(t, ctx) {
+      const k = keyIndex(ctx);
+      if (!store.hasWindows(k)) return;
+      const set = store.load(k);
+      if (fireDue(ctx, agg, set, t, false)) store.store(k, set);
+      const next = nextAction(set, ctx.allowedLatenessMs);
+      if (next !== Infinity) ctx.timers.registerEventTime(next);
+    },
+  };
+  return { fn, store };
+}
+
+/** The task's key index of the current key (the context is the task's OperatorContext). */
+function keyIndex(ctx: object): number {
+  return (ctx as { readonly index: number }).index;
+}
+
+/** Earliest timestamp at which a window of `set` has something to do (+Infinity: none). */
+function nextAction(set: WindowSet<unknown>, lateness: number): number {
+  let min = Infinity;
+  for (let w = 0; w < set.a.length; w++) {
+    const m = w * STRIDE;
+    const end = set.m[m + 1] as number;
+    const t = set.m[m + 4] !== end ? end - 1 : lateness > 0 ? end - 1 + lateness : Infinity;
+    if (t < min) min = t;
+  }
+  return min;
 }
 
 /** Session windows per key: [first element, last element + gap), merged when they touch. */
@@ -137,70 +204,75 @@ export function sessionWindows<E, ACC, OUT>(o: SessionOptions<E, ACC, OUT>): Win
     kind: 'value',
     codec: windowSetCodec(o.accCodec),
   };
+  const add = (set: WindowSet<ACC>, value: E, ctx: ElementContext<WindowResult<OUT>>, register: boolean) => {
+    const ts = ctx.timestamp;
+    const e = ctx.watermark;
+    const lateness = ctx.allowedLatenessMs;
+    let start = ts;
+    let end = ts + gap;
+    // Sessions that touch [ts, ts + gap) merge with it (and, through it, with each other).
+    const parts: number[] = [];
+    for (let w = 0; w < set.a.length; w++) {
+      const s = set.m[w * STRIDE] as number;
+      const en = set.m[w * STRIDE + 1] as number;
+      if (s <= ts + gap && en >= ts) parts.push(w);
+    }
+    let acc: ACC;
+    let revision = -1;
+    let anchor = NaN;
+    if (parts.length === 0) {
+      acc = agg.create();
+    } else {
+      // The merged row keeps the id of the earliest emitted part; other emitted parts are retracted.
+      for (const w of parts) {
+        const a = set.m[w * STRIDE + 3] as number;
+        if (!Number.isNaN(a) && !(a >= anchor)) anchor = a;
+      }
+      for (const w of parts) {
+        const m = w * STRIDE;
+        start = Math.min(start, set.m[m] as number);
+        end = Math.max(end, set.m[m + 1] as number);
+        revision = Math.max(revision, set.m[m + 2] as number);
+        const a = set.m[m + 3] as number;
+        if (!Number.isNaN(a) && a !== anchor) {
+          ctx.emit(resultOf(ctx.key, set, w, 'retracted', (set.m[m + 2] as number) + 1, agg), String(a));
+        }
+      }
+      acc = set.a[parts[0] as number] as ACC;
+      for (let j = 1; j < parts.length; j++) acc = merge(acc, set.a[parts[j] as number] as ACC);
+      for (let j = parts.length - 1; j >= 0; j--) removeWindow(set, parts[j] as number);
+    }
+    const w = insertWindow(set, start, end, agg.add(acc, value));
+    set.m[w * STRIDE + 2] = revision;
+    set.m[w * STRIDE + 3] = anchor;
+    if (end <= e) {
+      emitWindow(ctx, agg, set, w, 'corrected');
+      if (register && lateness > 0) ctx.timers.registerEventTime(end - 1 + lateness);
+    } else if (register) {
+      ctx.timers.registerEventTime(end - 1);
+    }
+  };
   const fn: KeyedProcessFunction<E, WindowResult<OUT>> = {
     processElement(value, ctx) {
       if (filter !== undefined && !filter(value)) return;
-      const ts = ctx.timestamp;
-      const e = ctx.watermark;
-      const lateness = ctx.allowedLatenessMs;
       const state = ctx.state.value(desc);
       const set = state.get() ?? { m: [], a: [] };
-      let start = ts;
-      let end = ts + gap;
-      // Sessions that touch [ts, ts + gap) merge with it (and, through it, with each other).
-      const parts: number[] = [];
-      for (let w = 0; w < set.a.length; w++) {
-        const s = set.m[w * STRIDE] as number;
-        const en = set.m[w * STRIDE + 1] as number;
-        if (s <= ts + gap && en >= ts) parts.push(w);
-      }
-      let acc: ACC;
-      let revision = -1;
-      let anchor = NaN;
-      if (parts.length === 0) {
-        acc = agg.create();
-      } else {
-        // The merged row keeps the id of the earliest emitted part; other emitted parts are retracted.
-        for (const w of parts) {
-          const a = set.m[w * STRIDE + 3] as number;
-          if (!Number.isNaN(a) && !(a >= anchor)) anchor = a;
-        }
-        for (const w of parts) {
-          const m = w * STRIDE;
-          start = Math.min(start, set.m[m] as number);
-          end = Math.max(end, set.m[m + 1] as number);
-          revision = Math.max(revision, set.m[m + 2] as number);
-          const a = set.m[m + 3] as number;
-          if (!Number.isNaN(a) && a !== anchor) {
-            ctx.emit(resultOf(ctx.key, set, w, 'retracted', (set.m[m + 2] as number) + 1, agg), String(a));
-          }
-        }
-        acc = set.a[parts[0] as number] as ACC;
-        for (let j = 1; j < parts.length; j++) acc = merge(acc, set.a[parts[j] as number] as ACC);
-        for (let j = parts.length - 1; j >= 0; j--) removeWindow(set, parts[j] as number);
-      }
-      const w = insertWindow(set, start, end, agg.add(acc, value));
-      set.m[w * STRIDE + 2] = revision;
-      set.m[w * STRIDE + 3] = anchor;
-      if (end <= e) {
-        emitWindow(ctx, agg, set, w, 'corrected');
-        if (lateness > 0) ctx.timers.registerEventTime(end - 1 + lateness);
-      } else {
-        ctx.timers.registerEventTime(end - 1);
-      }
+      add(set, value, ctx, true);
       state.set(set);
     },
     onTimer(t, ctx) {
       const state = ctx.state.value(desc);
       const set = state.get();
       if (set === undefined) return;
-      if (fireDue(ctx, agg, set, t)) {
+      if (fireDue(ctx, agg, set, t, true)) {
         if (set.a.length === 0) state.clear();
         else state.set(set);
       }
     },
   };
-  return { name: o.name, fn };
+  const instantiate = () =>
+    packed(new WindowStore({ name: o.name, accCodec: o.accCodec, sizeMs: undefined }), agg, filter, add);
+  return { name: o.name, fn, instantiate };
 }
 
 /**
@@ -213,6 +285,7 @@ function fireDue<E, ACC, OUT>(
   agg: AggregateFunction<E, ACC, OUT>,
   set: WindowSet<ACC>,
   t: number,
+  register: boolean,
 ): boolean {
   const lateness = ctx.allowedLatenessMs;
   let changed = false;
@@ -227,7 +300,7 @@ function fireDue<E, ACC, OUT>(
         removeWindow(set, w--);
         continue;
       }
-      ctx.timers.registerEventTime(end - 1 + lateness);
+      if (register) ctx.timers.registerEventTime(end - 1 + lateness);
     }
     if (lateness > 0 && end - 1 + lateness <= t) {
       emitWindow(ctx, agg, set, w, 'final');
