@@ -40,7 +40,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { MAX_BATCH_SAMPLES, robotIdSchema, siteIdSchema } from '@fleet/protocol';
+import { ID_PATTERN, MAX_BATCH_SAMPLES } from '@fleet/protocol';
 import { z } from 'zod';
 import { applyEnvOverrides, ENV_OVERRIDES } from './config-env.js';
 import { DIAGNOSTIC_LEVELS } from './diagnostics.js';
@@ -49,164 +49,172 @@ import { AgentError, AgentErrorCode, errorMessage } from './errors.js';
 const int = (min: number, max: number) => z.int().min(min).max(max);
 const HOUR_MS = 3_600_000;
 
-const mqttUrlSchema = z.string().refine(
-  (u) => {
-    try {
-      const url = new URL(u);
-      return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an mqtt:// or mqtts:// URL with a host, e.g. mqtts://broker.example:8883' },
-);
+/**
+ * The schema of the file, built for each validation and dropped after it: the agent validates once
+ * at start-up, so no zod schema stays on its heap for months (docs/decisions/0007-agent-memory.md).
+ */
+function buildFileSchema() {
+  const idSchema = (label: string) =>
+    z.string().regex(ID_PATTERN, `${label} id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
+  const mqttUrlSchema = z.string().refine(
+    (u) => {
+      try {
+        const url = new URL(u);
+        return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an mqtt:// or mqtts:// URL with a host, e.g. mqtts://broker.example:8883' },
+  );
 
-const fileSchema = z
-  .strictObject({
-    robotId: robotIdSchema,
-    siteId: siteIdSchema,
-    serial: z.strictObject({
-      /** The UART the robot's microcontroller is wired to, e.g. /dev/ttyS1. */
-      path: z.string().min(1),
-      baudRate: int(300, 4_000_000).default(115_200),
-      /** The catch-up after each (re)open of the line; see serial/resume.ts. */
-      resume: z
+  return z
+    .strictObject({
+      robotId: idSchema('robot'),
+      siteId: idSchema('site'),
+      serial: z.strictObject({
+        /** The UART the robot's microcontroller is wired to, e.g. /dev/ttyS1. */
+        path: z.string().min(1),
+        baudRate: int(300, 4_000_000).default(115_200),
+        /** The catch-up after each (re)open of the line; see serial/resume.ts. */
+        resume: z
+          .strictObject({
+            /** Quiet time (no replayed frame found) that ends a catch-up. */
+            holdMs: int(10, 60_000).default(500),
+            /** Upper bound of the quiet time when it is scaled up from a slow sample rate. */
+            maxQuietMs: int(10, 10 * 60_000).default(5000),
+            /** A held frame is replayed when a later one arrived with a delay smaller by more than this. */
+            lateToleranceMs: int(1, 60_000).default(100),
+            /** A catch-up ends after this long, whatever happens. */
+            maxCatchUpMs: int(100, HOUR_MS).default(30_000),
+            /** Frames held at most; reaching it ends the catch-up (4 × the firmware's 2048-frame ring). */
+            maxHeld: int(16, 1_000_000).default(8192),
+          })
+          .refine((r) => r.maxQuietMs >= r.holdMs, {
+            message: 'maxQuietMs must be >= holdMs',
+            path: ['maxQuietMs'],
+          })
+          .refine((r) => r.maxCatchUpMs >= r.holdMs, {
+            message: 'maxCatchUpMs must be >= holdMs',
+            path: ['maxCatchUpMs'],
+          })
+          .prefault({}),
+      }),
+      mqtt: z.strictObject({
+        /** Tried in turn, one per connection attempt. */
+        urls: z.array(mqttUrlSchema).min(1).max(8),
+        /** Defaults to the robot id (per-robot credentials). */
+        username: z.string().min(1).max(256).optional(),
+        password: z.string().max(1024).optional(),
+        /** A file holding the password (one line); preferred over `password` in the file. */
+        passwordFile: z.string().min(1).optional(),
+        /** Defaults to `fleet-agent-<robotId>`; stable, so the broker keeps the session. */
+        clientId: z.string().min(1).max(128).optional(),
+        /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
+        protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+        keepaliveSeconds: int(5, 3600).default(30),
+        connectTimeoutMs: int(100, 120_000).default(10_000),
+        /** Publishes awaiting PUBACK at once. */
+        maxInflight: int(1, 1000).default(16),
+        /** false keeps the subscription to `cmd` at the broker while the robot is offline. */
+        cleanSession: z.boolean().default(false),
+        /** MQTT 5 only: how long the broker keeps the session after a disconnect. */
+        sessionExpirySeconds: int(0, 0xffff_ffff).default(86_400),
+        tls: z
+          .strictObject({
+            caFile: z.string().min(1).optional(),
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          })
+          .prefault({}),
+      }),
+      batch: z
         .strictObject({
-          /** Quiet time (no replayed frame found) that ends a catch-up. */
-          holdMs: int(10, 60_000).default(500),
-          /** Upper bound of the quiet time when it is scaled up from a slow sample rate. */
-          maxQuietMs: int(10, 10 * 60_000).default(5000),
-          /** A held frame is replayed when a later one arrived with a delay smaller by more than this. */
-          lateToleranceMs: int(1, 60_000).default(100),
-          /** A catch-up ends after this long, whatever happens. */
-          maxCatchUpMs: int(100, HOUR_MS).default(30_000),
-          /** Frames held at most; reaching it ends the catch-up (4 × the firmware's 2048-frame ring). */
-          maxHeld: int(16, 1_000_000).default(8192),
-        })
-        .refine((r) => r.maxQuietMs >= r.holdMs, {
-          message: 'maxQuietMs must be >= holdMs',
-          path: ['maxQuietMs'],
-        })
-        .refine((r) => r.maxCatchUpMs >= r.holdMs, {
-          message: 'maxCatchUpMs must be >= holdMs',
-          path: ['maxCatchUpMs'],
+          maxSamples: int(1, MAX_BATCH_SAMPLES).default(500),
+          maxDelayMs: int(0, 10 * 60_000).default(1000),
         })
         .prefault({}),
-    }),
-    mqtt: z.strictObject({
-      /** Tried in turn, one per connection attempt. */
-      urls: z.array(mqttUrlSchema).min(1).max(8),
-      /** Defaults to the robot id (per-robot credentials). */
-      username: z.string().min(1).max(256).optional(),
-      password: z.string().max(1024).optional(),
-      /** A file holding the password (one line); preferred over `password` in the file. */
-      passwordFile: z.string().min(1).optional(),
-      /** Defaults to `fleet-agent-<robotId>`; stable, so the broker keeps the session. */
-      clientId: z.string().min(1).max(128).optional(),
-      /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
-      protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-      keepaliveSeconds: int(5, 3600).default(30),
-      connectTimeoutMs: int(100, 120_000).default(10_000),
-      /** Publishes awaiting PUBACK at once. */
-      maxInflight: int(1, 1000).default(16),
-      /** false keeps the subscription to `cmd` at the broker while the robot is offline. */
-      cleanSession: z.boolean().default(false),
-      /** MQTT 5 only: how long the broker keeps the session after a disconnect. */
-      sessionExpirySeconds: int(0, 0xffff_ffff).default(86_400),
-      tls: z
+      spool: z
         .strictObject({
-          caFile: z.string().min(1).optional(),
-          certFile: z.string().min(1).optional(),
-          keyFile: z.string().min(1).optional(),
-          rejectUnauthorized: z.boolean().default(true),
+          dir: z.string().min(1).default('/var/lib/fleet-agent/spool'),
+          maxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
+          priorityMaxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).optional(),
+          fsync: z.enum(['always', 'interval', 'never']).default('interval'),
+          fsyncIntervalMs: int(1, 60_000).default(1000),
         })
         .prefault({}),
-    }),
-    batch: z
-      .strictObject({
-        maxSamples: int(1, MAX_BATCH_SAMPLES).default(500),
-        maxDelayMs: int(0, 10 * 60_000).default(1000),
-      })
-      .prefault({}),
-    spool: z
-      .strictObject({
-        dir: z.string().min(1).default('/var/lib/fleet-agent/spool'),
-        maxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
-        priorityMaxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).optional(),
-        fsync: z.enum(['always', 'interval', 'never']).default('interval'),
-        fsyncIntervalMs: int(1, 60_000).default(1000),
-      })
-      .prefault({}),
-    commands: z
-      .strictObject({
-        /** How long the firmware has to answer a command before the agent acks `timeout`. */
-        timeoutMs: int(100, HOUR_MS).default(10_000),
-      })
-      .prefault({}),
-    reconnect: z
-      .strictObject({
-        initialMs: int(10, HOUR_MS).default(1000),
-        maxMs: int(10, 24 * HOUR_MS).default(60_000),
-        /** 1 = full jitter (uniform in [0, backoff]); 0 = none. */
-        jitter: z.number().min(0).max(1).default(1),
-      })
-      .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] })
-      .prefault({}),
-    timeSync: z
-      .strictObject({
-        /** Re-sync period once synced; until then the agent asks every 2 s. */
-        intervalMs: int(1000, 24 * HOUR_MS).default(60_000),
-        /** Exchanges remembered; the one with the smallest round-trip delay wins. */
-        samples: int(1, 64).default(8),
-        requestTimeoutMs: int(100, 60_000).default(5000),
-      })
-      .prefault({}),
-    clock: z
-      .strictObject({
-        /** Robot-clock observations kept for the offset and drift fit. */
-        windowMs: int(10_000, 24 * HOUR_MS).default(600_000),
-        bucketMs: int(100, 60_000).default(5000),
-      })
-      .refine((c) => c.windowMs >= 2 * c.bucketMs, {
-        message: 'windowMs must be at least 2 × bucketMs',
-        path: ['windowMs'],
-      })
-      .prefault({}),
-    shutdown: z
-      .strictObject({
-        /** On SIGTERM, how long to keep publishing the backlog before disconnecting. */
-        drainTimeoutMs: int(0, 120_000).default(5000),
-      })
-      .prefault({}),
-    logLevel: z.enum(DIAGNOSTIC_LEVELS).default('info'),
-  })
-  .superRefine((c, ctx) => {
-    if (c.mqtt.password !== undefined && c.mqtt.passwordFile !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', 'passwordFile'],
-        message: 'set either mqtt.password or mqtt.passwordFile, not both',
-      });
-    }
-    const { certFile, keyFile, caFile } = c.mqtt.tls;
-    if ((certFile === undefined) !== (keyFile === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', 'tls', certFile === undefined ? 'certFile' : 'keyFile'],
-        message: 'a client certificate needs both certFile and keyFile',
-      });
-    }
-    const usesTls = c.mqtt.urls.some((u) => u.startsWith('mqtts:'));
-    if (!usesTls && (certFile ?? keyFile ?? caFile) !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', 'tls'],
-        message: 'TLS files are set but no mqtt.urls entry is mqtts:// (they would be ignored)',
-      });
-    }
-  });
+      commands: z
+        .strictObject({
+          /** How long the firmware has to answer a command before the agent acks `timeout`. */
+          timeoutMs: int(100, HOUR_MS).default(10_000),
+        })
+        .prefault({}),
+      reconnect: z
+        .strictObject({
+          initialMs: int(10, HOUR_MS).default(1000),
+          maxMs: int(10, 24 * HOUR_MS).default(60_000),
+          /** 1 = full jitter (uniform in [0, backoff]); 0 = none. */
+          jitter: z.number().min(0).max(1).default(1),
+        })
+        .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] })
+        .prefault({}),
+      timeSync: z
+        .strictObject({
+          /** Re-sync period once synced; until then the agent asks every 2 s. */
+          intervalMs: int(1000, 24 * HOUR_MS).default(60_000),
+          /** Exchanges remembered; the one with the smallest round-trip delay wins. */
+          samples: int(1, 64).default(8),
+          requestTimeoutMs: int(100, 60_000).default(5000),
+        })
+        .prefault({}),
+      clock: z
+        .strictObject({
+          /** Robot-clock observations kept for the offset and drift fit. */
+          windowMs: int(10_000, 24 * HOUR_MS).default(600_000),
+          bucketMs: int(100, 60_000).default(5000),
+        })
+        .refine((c) => c.windowMs >= 2 * c.bucketMs, {
+          message: 'windowMs must be at least 2 × bucketMs',
+          path: ['windowMs'],
+        })
+        .prefault({}),
+      shutdown: z
+        .strictObject({
+          /** On SIGTERM, how long to keep publishing the backlog before disconnecting. */
+          drainTimeoutMs: int(0, 120_000).default(5000),
+        })
+        .prefault({}),
+      logLevel: z.enum(DIAGNOSTIC_LEVELS).default('info'),
+    })
+    .superRefine((c, ctx) => {
+      if (c.mqtt.password !== undefined && c.mqtt.passwordFile !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mqtt', 'passwordFile'],
+          message: 'set either mqtt.password or mqtt.passwordFile, not both',
+        });
+      }
+      const { certFile, keyFile, caFile } = c.mqtt.tls;
+      if ((certFile === undefined) !== (keyFile === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mqtt', 'tls', certFile === undefined ? 'certFile' : 'keyFile'],
+          message: 'a client certificate needs both certFile and keyFile',
+        });
+      }
+      const usesTls = c.mqtt.urls.some((u) => u.startsWith('mqtts:'));
+      if (!usesTls && (certFile ?? keyFile ?? caFile) !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mqtt', 'tls'],
+          message: 'TLS files are set but no mqtt.urls entry is mqtts:// (they would be ignored)',
+        });
+      }
+    });
+}
 
-type FileConfig = z.output<typeof fileSchema>;
+type FileConfig = z.output<ReturnType<typeof buildFileSchema>>;
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]
@@ -263,7 +271,7 @@ export function parseConfig(
 ): AgentConfig {
   const applied = applyEnvOverrides(document, env);
   const problems: string[] = applied.unknown.map((v) => `${v}: unknown variable${suggest(v)}`);
-  const result = fileSchema.safeParse(applied.document);
+  const result = buildFileSchema().safeParse(applied.document);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.map(String).join('.');

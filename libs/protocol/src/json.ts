@@ -1,6 +1,7 @@
 /**
  * JSON form of the payloads, for debugging (mosquitto_pub, curl) and tests. Binary is the default
- * on the wire; JSON goes through the same zod schemas, so it accepts exactly the same values.
+ * on the wire; JSON is checked with the zod schemas (built on the first JSON payload), the binary codecs
+ * with the equivalent hand-written checks, so both accept exactly the same values.
  *
  * Accepted documents (UTF-8, at most MAX_JSON_BYTES):
  *   - any single message: `{ "kind": "command", ... }` (see messages.ts)
@@ -16,15 +17,25 @@ import { invalidValue } from './binary/wire.js';
 import { validated } from './binary/validate.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import { MAX_BATCH_SAMPLES, MAX_JSON_BYTES } from './limits.js';
-import { messageSchema, telemetrySampleSchema, type Message, type TelemetrySample } from './messages.js';
+import type { Message, TelemetrySample } from './messages.js';
+import { messageSchemas } from './schemas.js';
 
 export const TELEMETRY_BATCH_JSON_KIND = 'telemetry_batch';
 
+function buildBatchSchema() {
+  return z.strictObject({
+    kind: z.literal(TELEMETRY_BATCH_JSON_KIND),
+    samples: z.array(messageSchemas().telemetrySampleSchema).min(1).max(MAX_BATCH_SAMPLES),
+  });
+}
+let batchSchema: ReturnType<typeof buildBatchSchema> | undefined;
+/** Built on first use, like the message schemas (schemas.ts). */
+function batchJsonSchema(): ReturnType<typeof buildBatchSchema> {
+  return (batchSchema ??= buildBatchSchema());
+}
+
 /** The JSON document of a telemetry batch. */
-export const telemetryBatchJsonSchema = z.strictObject({
-  kind: z.literal(TELEMETRY_BATCH_JSON_KIND),
-  samples: z.array(telemetrySampleSchema).min(1).max(MAX_BATCH_SAMPLES),
-});
+export const telemetryBatchJsonSchema = /* @__PURE__ */ batchJsonSchema();
 
 /** A decoded payload: one telemetry batch, or one single message. */
 export type DecodedJson =
@@ -40,16 +51,12 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * encodeJson({ kind: 'presence', robotId: 'r-1', online: false, reason: 'last_will', at: 0 });
  */
 export function encodeJson(msg: Message): Uint8Array {
-  return encoder.encode(JSON.stringify(validated(messageSchema, msg, msg.kind)));
+  return encoder.encode(JSON.stringify(validated(messageSchemas().messageSchema, msg, msg.kind)));
 }
 
 /** UTF-8 JSON of a telemetry batch, `{ "kind": "telemetry_batch", "samples": [...] }`. */
 export function encodeTelemetryBatchJson(samples: readonly TelemetrySample[]): Uint8Array {
-  const doc = validated(
-    telemetryBatchJsonSchema,
-    { kind: TELEMETRY_BATCH_JSON_KIND, samples },
-    'telemetry_batch',
-  );
+  const doc = validated(batchJsonSchema(), { kind: TELEMETRY_BATCH_JSON_KIND, samples }, 'telemetry_batch');
   batchOf(doc.samples);
   return encoder.encode(JSON.stringify(doc));
 }
@@ -85,10 +92,10 @@ export function decodeJson(bytes: Uint8Array): DecodedJson {
     if (Array.isArray(samples)) checkBatchCount(samples.length);
     return {
       type: 'telemetry_batch',
-      batch: batchOf(validated(telemetryBatchJsonSchema, doc, 'telemetry_batch').samples),
+      batch: batchOf(validated(batchJsonSchema(), doc, 'telemetry_batch').samples),
     };
   }
-  return { type: 'message', message: validated(messageSchema, doc, 'message') };
+  return { type: 'message', message: validated(messageSchemas().messageSchema, doc, 'message') };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

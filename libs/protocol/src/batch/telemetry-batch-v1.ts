@@ -47,7 +47,8 @@
  */
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { MAX_BATCH_SAMPLES } from '../limits.js';
-import { ID_PATTERN, MAX_EPOCH_MS, type RobotMode, type TelemetrySample } from '../messages.js';
+import type { TelemetrySample } from '../messages.js';
+import { ID_PATTERN, MAX_EPOCH_MS, type RobotMode } from '../rules.js';
 import { robotModeCodes } from '../binary/codes.js';
 import {
   invalidValue,

@@ -5,26 +5,11 @@
  * the body below. Field encodings (id, text, opt text, u48, bool) are defined in `wire.ts`; enum
  * codes in `codes.ts`. A body ends exactly where its layout ends.
  *
- * Values are checked with the same zod schemas as JSON, before encoding and after decoding, so the
- * binary and JSON forms accept exactly the same messages.
+ * Values are checked before encoding and after decoding by checks.ts: the rules of the zod schemas
+ * that JSON is checked with, hand-written (no zod on this path) and proven equivalent by a property
+ * test, so the binary and JSON forms accept exactly the same messages.
  */
-import type { z } from 'zod';
-import {
-  commandAckSchema,
-  commandSchema,
-  messageSchema,
-  presenceSchema,
-  robotEventSchema,
-  robotMetadataSchema,
-  telemetrySampleSchema,
-  timeSyncRequestSchema,
-  timeSyncResponseSchema,
-  type CommandAction,
-  type Message,
-  type MessageKind,
-  type RobotEventBody,
-  type Zone,
-} from '../messages.js';
+import type { CommandAction, Message, MessageKind, RobotEventBody, Zone } from '../messages.js';
 import {
   ackOutcomeCodes,
   ackSourceCodes,
@@ -35,7 +20,7 @@ import {
   robotEventTypeCodes,
   robotModeCodes,
 } from './codes.js';
-import { validated } from './validate.js';
+import { checkMessage } from './checks.js';
 import { ByteReader, ByteWriter, ENVELOPE_BYTES, WIRE_MAGIC } from './wire.js';
 
 export const MESSAGE_LAYOUT_VERSION_1 = 1;
@@ -70,7 +55,7 @@ type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
  *   id robotId | u32 requestId | u48 agentSendTime | u48 gatewayReceiveTime | u48 gatewaySendTime
  */
 export function encodeMessageV1(input: Message): Uint8Array {
-  const msg = validated(messageSchema, input, input.kind);
+  const msg = checkMessage(input, input.kind);
   const w = new ByteWriter(msg.kind === 'robot_metadata' ? 1024 : 128);
   w.u8(WIRE_MAGIC);
   w.u8(MESSAGE_LAYOUT_VERSION_1);
@@ -194,7 +179,7 @@ export function assertNever(value: never): never {
  */
 const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> } = {
   telemetry: (r) =>
-    check(telemetrySampleSchema, 'telemetry', {
+    check('telemetry', {
       kind: 'telemetry',
       robotId: r.id('robotId'),
       siteId: r.id('siteId'),
@@ -215,7 +200,7 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
       errorFlags: r.u32('errorFlags'),
     }),
   command: (r) =>
-    check(commandSchema, 'command', {
+    check('command', {
       kind: 'command',
       commandId: r.id('commandId'),
       robotId: r.id('robotId'),
@@ -233,10 +218,10 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
       robotTime: r.u48('robotTime'),
     };
     const detail = r.optionalText('detail');
-    return check(commandAckSchema, 'command_ack', detail === undefined ? ack : { ...ack, detail });
+    return check('command_ack', detail === undefined ? ack : { ...ack, detail });
   },
   robot_event: (r) =>
-    check(robotEventSchema, 'robot_event', {
+    check('robot_event', {
       kind: 'robot_event',
       robotId: r.id('robotId'),
       bootId: r.u32('bootId'),
@@ -245,7 +230,7 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
       event: readEventBody(r),
     }),
   presence: (r) =>
-    check(presenceSchema, 'presence', {
+    check('presence', {
       kind: 'presence',
       robotId: r.id('robotId'),
       online: r.bool('online'),
@@ -261,7 +246,7 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
     const count = r.u16('zones.length');
     const zones: unknown[] = [];
     for (let i = 0; i < count; i++) zones.push(readZone(r, i));
-    return check(robotMetadataSchema, 'robot_metadata', {
+    return check('robot_metadata', {
       kind: 'robot_metadata',
       robotId,
       model,
@@ -272,14 +257,14 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
     });
   },
   time_sync_request: (r) =>
-    check(timeSyncRequestSchema, 'time_sync_request', {
+    check('time_sync_request', {
       kind: 'time_sync_request',
       robotId: r.id('robotId'),
       requestId: r.u32('requestId'),
       agentSendTime: r.u48('agentSendTime'),
     }),
   time_sync_response: (r) =>
-    check(timeSyncResponseSchema, 'time_sync_response', {
+    check('time_sync_response', {
       kind: 'time_sync_response',
       robotId: r.id('robotId'),
       requestId: r.u32('requestId'),
@@ -289,8 +274,9 @@ const DECODERS: { readonly [K in MessageKind]: (r: ByteReader) => MessageOf<K> }
     }),
 };
 
-function check<S extends z.ZodType>(schema: S, context: string, value: unknown): z.output<S> {
-  return validated(schema, value, context);
+/** The decoded fields of a `kind` record, checked (INVALID_MESSAGE) and in schema key order. */
+function check<K extends MessageKind>(kind: K, value: unknown): MessageOf<K> {
+  return checkMessage(value, kind) as MessageOf<K>;
 }
 
 function readAction(r: ByteReader): unknown {

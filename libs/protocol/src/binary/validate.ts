@@ -1,5 +1,5 @@
 /**
- * Turns zod's verdict into the package's one error: INVALID_MESSAGE whose text names each offending
+ * Turns zod's verdict (or that of the binary codecs' hand-written checks, checks.ts) into the package's one error: INVALID_MESSAGE whose text names each offending
  * path and the problem, so a dead-letter record says what was wrong without a debugger.
  */
 import type { z } from 'zod';
@@ -27,7 +27,11 @@ export function summarizeIssues(issues: readonly z.core.$ZodIssue[]): IssueSumma
 }
 
 export function issuesError(context: string, issues: readonly z.core.$ZodIssue[]): ProtocolError {
-  const summary = summarizeIssues(issues);
+  return issuesErrorFromSummary(context, summarizeIssues(issues));
+}
+
+/** The error of `issuesError` from issues already summarized (the hand-written checks, checks.ts). */
+export function issuesErrorFromSummary(context: string, summary: readonly IssueSummary[]): ProtocolError {
   const listed = summary
     .slice(0, MAX_LISTED_ISSUES)
     .map((i) => `${i.path}: ${i.message}`)

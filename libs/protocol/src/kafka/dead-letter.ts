@@ -9,7 +9,7 @@
  *   fleet-dlq-received-at   gateway receive time, decimal ms since the epoch
  */
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
-import { MAX_EPOCH_MS } from '../messages.js';
+import { MAX_EPOCH_MS } from '../rules.js';
 
 export const DeadLetterHeader = {
   reasonCode: 'fleet-dlq-reason-code',

@@ -9,7 +9,7 @@
  * 4-byte little-endian blocks, the tail bytes folded in from the highest down.
  */
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
-import { ID_PATTERN } from '../messages.js';
+import { ID_PATTERN } from '../rules.js';
 
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;

@@ -17,7 +17,8 @@
  */
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { MAX_BATCH_BYTES, MAX_TOPIC_BYTES } from '../limits.js';
-import { ID_PATTERN, type MessageKind } from '../messages.js';
+import type { MessageKind } from '../messages.js';
+import { ID_PATTERN } from '../rules.js';
 
 export const MQTT_TOPIC_ROOT = 'fleet';
 export const MQTT_TOPIC_VERSION = 'v1';

@@ -9,7 +9,7 @@
  */
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { AckOutcome, CommandAction, RobotEventBody, RobotMode, TelemetrySample } from '../messages.js';
-import { ID_PATTERN, MAX_EPOCH_MS } from '../messages.js';
+import { ID_PATTERN, MAX_EPOCH_MS } from '../rules.js';
 import { ByteReader, utf8Length, type ByteWriter } from './bytes.js';
 
 export const SERIAL_FRAME_VERSION_1 = 0x01;
