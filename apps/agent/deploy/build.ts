@@ -110,6 +110,21 @@ const REPLACEMENTS: readonly Replacement[] = [
       "module.exports = { __esModule: true, default: (client, opts) => (real ??= require('./tls.js')).default(client, opts) };\n",
   },
   {
+    // zod serves libs/protocol's JSON decoding (a debugging path: binary is what the cloud sends)
+    // and is loaded on the first JSON payload; evaluating it at start would keep ~4-5 MB resident
+    // on every robot (docs/decisions/0007-agent-memory.md). The agent's own config check is zod-free.
+    filter: /^zod$/,
+    importer: /[/\\]libs[/\\]protocol[/\\]src[/\\](json|schemas)\.ts$/,
+    // zod lives in its own file next to the bundle (built below), so its ~450 KB of source is not
+    // even part of the script V8 holds for the agent's lifetime.
+    contents: "let real;\nmodule.exports = { get z() { return (real ??= require('./zod.cjs')).z; } };\n",
+  },
+  {
+    filter: /^\.\/zod\.cjs$/,
+    importer: /^\d+$/,
+    external: './zod.cjs',
+  },
+  {
     filter: /^\.\/serialport-bindings$/,
     importer: bindingsFile('(load-bindings|poller)\\.js'),
     external: `${NATIVE}/dist/serialport-bindings.js`,
@@ -196,6 +211,19 @@ async function main(): Promise<void> {
       filter: (src) => !/[/\\](test|docs|\.github)$/.test(src),
     });
   }
+  // zod for the JSON debugging path, required by the bundle on the first JSON payload only.
+  await build({
+    entryPoints: [join(ROOT, 'node_modules/zod/index.js')],
+    outfile: join(OUT, 'zod.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    charset: 'ascii',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
   for (const file of ['fleet-agent', 'fleet-agent.service', 'agent.example.json', 'install.sh']) {
     cpSync(join(HERE, file), join(OUT, file));
   }

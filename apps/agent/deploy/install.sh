@@ -26,7 +26,7 @@ fi
 
 install -d "$root/opt/fleet-agent" "$root/etc/fleet-agent" "$root/var/lib/fleet-agent/spool" "$root/etc/systemd/system"
 rm -f "$root/opt/fleet-agent/fleet-agent.mjs" # the bundle of earlier versions
-cp "$here/fleet-agent.cjs" "$root/opt/fleet-agent/"
+cp "$here/fleet-agent.cjs" "$here/zod.cjs" "$root/opt/fleet-agent/"
 install -m 0755 "$here/fleet-agent" "$root/opt/fleet-agent/fleet-agent"
 rm -rf "$root/opt/fleet-agent/node_modules"
 cp -R "$here/node_modules" "$root/opt/fleet-agent/"

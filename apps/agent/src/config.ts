@@ -41,23 +41,37 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ID_PATTERN, MAX_BATCH_SAMPLES } from '@fleet/protocol';
-import { z } from 'zod';
 import { applyEnvOverrides, ENV_OVERRIDES } from './config-env.js';
+import {
+  array,
+  boolean,
+  FAIL,
+  int,
+  number,
+  object,
+  oneOf,
+  optional,
+  string,
+  withDefault,
+  type Issue,
+  type Spec,
+} from './config/check.js';
 import { DIAGNOSTIC_LEVELS } from './diagnostics.js';
 import { AgentError, AgentErrorCode, errorMessage } from './errors.js';
 
-const int = (min: number, max: number) => z.int().min(min).max(max);
 const HOUR_MS = 3_600_000;
 
 /**
- * The schema of the file, built for each validation and dropped after it: the agent validates once
- * at start-up, so no zod schema stays on its heap for months (docs/decisions/0007-agent-memory.md).
+ * The schema of the file (config/check.ts, not zod: the agent validates once at start-up, and
+ * zod's code would stay resident for the agent's whole life; docs/decisions/0007-agent-memory.md).
+ * Built for each validation and dropped after it.
  */
 function buildFileSchema() {
-  const idSchema = (label: string) =>
-    z.string().regex(ID_PATTERN, `${label} id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
-  const mqttUrlSchema = z.string().refine(
-    (u) => {
+  const id = (label: string): Spec<string> =>
+    string({ pattern: ID_PATTERN, message: `${label} id must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}` });
+  const mqttUrl = string({
+    message: 'must be an mqtt:// or mqtts:// URL with a host, e.g. mqtts://broker.example:8883',
+    check: (u) => {
       try {
         const url = new URL(u);
         return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '';
@@ -65,156 +79,176 @@ function buildFileSchema() {
         return false;
       }
     },
-    { message: 'must be an mqtt:// or mqtts:// URL with a host, e.g. mqtts://broker.example:8883' },
-  );
+  });
+  const nonEmpty = string({ min: 1 });
 
-  return z
-    .strictObject({
-      robotId: idSchema('robot'),
-      siteId: idSchema('site'),
-      serial: z.strictObject({
+  return object(
+    {
+      robotId: id('robot'),
+      siteId: id('site'),
+      serial: object({
         /** The UART the robot's microcontroller is wired to, e.g. /dev/ttyS1. */
-        path: z.string().min(1),
-        baudRate: int(300, 4_000_000).default(115_200),
+        path: nonEmpty,
+        baudRate: withDefault(int(300, 4_000_000), 115_200),
         /** The catch-up after each (re)open of the line; see serial/resume.ts. */
-        resume: z
-          .strictObject({
-            /** Quiet time (no replayed frame found) that ends a catch-up. */
-            holdMs: int(10, 60_000).default(500),
-            /** Upper bound of the quiet time when it is scaled up from a slow sample rate. */
-            maxQuietMs: int(10, 10 * 60_000).default(5000),
-            /** A held frame is replayed when a later one arrived with a delay smaller by more than this. */
-            lateToleranceMs: int(1, 60_000).default(100),
-            /** A catch-up ends after this long, whatever happens. */
-            maxCatchUpMs: int(100, HOUR_MS).default(30_000),
-            /** Frames held at most; reaching it ends the catch-up (4 × the firmware's 2048-frame ring). */
-            maxHeld: int(16, 1_000_000).default(8192),
-          })
-          .refine((r) => r.maxQuietMs >= r.holdMs, {
-            message: 'maxQuietMs must be >= holdMs',
-            path: ['maxQuietMs'],
-          })
-          .refine((r) => r.maxCatchUpMs >= r.holdMs, {
-            message: 'maxCatchUpMs must be >= holdMs',
-            path: ['maxCatchUpMs'],
-          })
-          .prefault({}),
+        resume: withDefault(
+          object(
+            {
+              /** Quiet time (no replayed frame found) that ends a catch-up. */
+              holdMs: withDefault(int(10, 60_000), 500),
+              /** Upper bound of the quiet time when it is scaled up from a slow sample rate. */
+              maxQuietMs: withDefault(int(10, 10 * 60_000), 5000),
+              /** A held frame is replayed when a later one arrived with a delay smaller by more than this. */
+              lateToleranceMs: withDefault(int(1, 60_000), 100),
+              /** A catch-up ends after this long, whatever happens. */
+              maxCatchUpMs: withDefault(int(100, HOUR_MS), 30_000),
+              /** Frames held at most; reaching it ends the catch-up (4 × the firmware's 2048-frame ring). */
+              maxHeld: withDefault(int(16, 1_000_000), 8192),
+            },
+            [
+              {
+                ok: (r) => r.maxQuietMs >= r.holdMs,
+                path: ['maxQuietMs'],
+                message: 'maxQuietMs must be >= holdMs',
+              },
+              {
+                ok: (r) => r.maxCatchUpMs >= r.holdMs,
+                path: ['maxCatchUpMs'],
+                message: 'maxCatchUpMs must be >= holdMs',
+              },
+            ],
+          ),
+          {},
+        ),
       }),
-      mqtt: z.strictObject({
+      mqtt: object({
         /** Tried in turn, one per connection attempt. */
-        urls: z.array(mqttUrlSchema).min(1).max(8),
+        urls: array(mqttUrl, 1, 8),
         /** Defaults to the robot id (per-robot credentials). */
-        username: z.string().min(1).max(256).optional(),
-        password: z.string().max(1024).optional(),
+        username: optional(string({ min: 1, max: 256 })),
+        password: optional(string({ max: 1024 })),
         /** A file holding the password (one line); preferred over `password` in the file. */
-        passwordFile: z.string().min(1).optional(),
+        passwordFile: optional(nonEmpty),
         /** Defaults to `fleet-agent-<robotId>`; stable, so the broker keeps the session. */
-        clientId: z.string().min(1).max(128).optional(),
+        clientId: optional(string({ min: 1, max: 128 })),
         /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
-        protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-        keepaliveSeconds: int(5, 3600).default(30),
-        connectTimeoutMs: int(100, 120_000).default(10_000),
+        protocolVersion: withDefault(oneOf([4, 5] as const), 4),
+        keepaliveSeconds: withDefault(int(5, 3600), 30),
+        connectTimeoutMs: withDefault(int(100, 120_000), 10_000),
         /** Publishes awaiting PUBACK at once. */
-        maxInflight: int(1, 1000).default(16),
+        maxInflight: withDefault(int(1, 1000), 16),
         /** false keeps the subscription to `cmd` at the broker while the robot is offline. */
-        cleanSession: z.boolean().default(false),
+        cleanSession: withDefault(boolean, false),
         /** MQTT 5 only: how long the broker keeps the session after a disconnect. */
-        sessionExpirySeconds: int(0, 0xffff_ffff).default(86_400),
-        tls: z
-          .strictObject({
-            caFile: z.string().min(1).optional(),
-            certFile: z.string().min(1).optional(),
-            keyFile: z.string().min(1).optional(),
-            rejectUnauthorized: z.boolean().default(true),
-          })
-          .prefault({}),
+        sessionExpirySeconds: withDefault(int(0, 0xffff_ffff), 86_400),
+        tls: withDefault(
+          object({
+            caFile: optional(nonEmpty),
+            certFile: optional(nonEmpty),
+            keyFile: optional(nonEmpty),
+            rejectUnauthorized: withDefault(boolean, true),
+          }),
+          {},
+        ),
       }),
-      batch: z
-        .strictObject({
-          maxSamples: int(1, MAX_BATCH_SAMPLES).default(500),
-          maxDelayMs: int(0, 10 * 60_000).default(1000),
-        })
-        .prefault({}),
-      spool: z
-        .strictObject({
-          dir: z.string().min(1).default('/var/lib/fleet-agent/spool'),
-          maxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
-          priorityMaxBytes: int(64 * 1024, Number.MAX_SAFE_INTEGER).optional(),
-          fsync: z.enum(['always', 'interval', 'never']).default('interval'),
-          fsyncIntervalMs: int(1, 60_000).default(1000),
-        })
-        .prefault({}),
-      commands: z
-        .strictObject({
+      batch: withDefault(
+        object({
+          maxSamples: withDefault(int(1, MAX_BATCH_SAMPLES), 500),
+          maxDelayMs: withDefault(int(0, 10 * 60_000), 1000),
+        }),
+        {},
+      ),
+      spool: withDefault(
+        object({
+          dir: withDefault(nonEmpty, '/var/lib/fleet-agent/spool'),
+          maxBytes: withDefault(int(64 * 1024, Number.MAX_SAFE_INTEGER), 256 * 1024 * 1024),
+          priorityMaxBytes: optional(int(64 * 1024, Number.MAX_SAFE_INTEGER)),
+          fsync: withDefault(oneOf(['always', 'interval', 'never'] as const), 'interval'),
+          fsyncIntervalMs: withDefault(int(1, 60_000), 1000),
+        }),
+        {},
+      ),
+      commands: withDefault(
+        object({
           /** How long the firmware has to answer a command before the agent acks `timeout`. */
-          timeoutMs: int(100, HOUR_MS).default(10_000),
-        })
-        .prefault({}),
-      reconnect: z
-        .strictObject({
-          initialMs: int(10, HOUR_MS).default(1000),
-          maxMs: int(10, 24 * HOUR_MS).default(60_000),
-          /** 1 = full jitter (uniform in [0, backoff]); 0 = none. */
-          jitter: z.number().min(0).max(1).default(1),
-        })
-        .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must be >= initialMs', path: ['maxMs'] })
-        .prefault({}),
-      timeSync: z
-        .strictObject({
+          timeoutMs: withDefault(int(100, HOUR_MS), 10_000),
+        }),
+        {},
+      ),
+      reconnect: withDefault(
+        object(
+          {
+            initialMs: withDefault(int(10, HOUR_MS), 1000),
+            maxMs: withDefault(int(10, 24 * HOUR_MS), 60_000),
+            /** 1 = full jitter (uniform in [0, backoff]); 0 = none. */
+            jitter: withDefault(number(0, 1), 1),
+          },
+          [{ ok: (r) => r.maxMs >= r.initialMs, path: ['maxMs'], message: 'maxMs must be >= initialMs' }],
+        ),
+        {},
+      ),
+      timeSync: withDefault(
+        object({
           /** Re-sync period once synced; until then the agent asks every 2 s. */
-          intervalMs: int(1000, 24 * HOUR_MS).default(60_000),
+          intervalMs: withDefault(int(1000, 24 * HOUR_MS), 60_000),
           /** Exchanges remembered; the one with the smallest round-trip delay wins. */
-          samples: int(1, 64).default(8),
-          requestTimeoutMs: int(100, 60_000).default(5000),
-        })
-        .prefault({}),
-      clock: z
-        .strictObject({
-          /** Robot-clock observations kept for the offset and drift fit. */
-          windowMs: int(10_000, 24 * HOUR_MS).default(600_000),
-          bucketMs: int(100, 60_000).default(5000),
-        })
-        .refine((c) => c.windowMs >= 2 * c.bucketMs, {
-          message: 'windowMs must be at least 2 × bucketMs',
-          path: ['windowMs'],
-        })
-        .prefault({}),
-      shutdown: z
-        .strictObject({
+          samples: withDefault(int(1, 64), 8),
+          requestTimeoutMs: withDefault(int(100, 60_000), 5000),
+        }),
+        {},
+      ),
+      clock: withDefault(
+        object(
+          {
+            /** Robot-clock observations kept for the offset and drift fit. */
+            windowMs: withDefault(int(10_000, 24 * HOUR_MS), 600_000),
+            bucketMs: withDefault(int(100, 60_000), 5000),
+          },
+          [
+            {
+              ok: (c) => c.windowMs >= 2 * c.bucketMs,
+              path: ['windowMs'],
+              message: 'windowMs must be at least 2 × bucketMs',
+            },
+          ],
+        ),
+        {},
+      ),
+      shutdown: withDefault(
+        object({
           /** On SIGTERM, how long to keep publishing the backlog before disconnecting. */
-          drainTimeoutMs: int(0, 120_000).default(5000),
-        })
-        .prefault({}),
-      logLevel: z.enum(DIAGNOSTIC_LEVELS).default('info'),
-    })
-    .superRefine((c, ctx) => {
-      if (c.mqtt.password !== undefined && c.mqtt.passwordFile !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['mqtt', 'passwordFile'],
-          message: 'set either mqtt.password or mqtt.passwordFile, not both',
-        });
-      }
-      const { certFile, keyFile, caFile } = c.mqtt.tls;
-      if ((certFile === undefined) !== (keyFile === undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['mqtt', 'tls', certFile === undefined ? 'certFile' : 'keyFile'],
-          message: 'a client certificate needs both certFile and keyFile',
-        });
-      }
-      const usesTls = c.mqtt.urls.some((u) => u.startsWith('mqtts:'));
-      if (!usesTls && (certFile ?? keyFile ?? caFile) !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['mqtt', 'tls'],
-          message: 'TLS files are set but no mqtt.urls entry is mqtts:// (they would be ignored)',
-        });
-      }
-    });
+          drainTimeoutMs: withDefault(int(0, 120_000), 5000),
+        }),
+        {},
+      ),
+      logLevel: withDefault(oneOf(DIAGNOSTIC_LEVELS), 'info'),
+    },
+    [
+      {
+        ok: (c) => c.mqtt.password === undefined || c.mqtt.passwordFile === undefined,
+        path: ['mqtt', 'passwordFile'],
+        message: 'set either mqtt.password or mqtt.passwordFile, not both',
+      },
+      {
+        ok: (c) => (c.mqtt.tls.certFile === undefined) === (c.mqtt.tls.keyFile === undefined),
+        path: (c) => ['mqtt', 'tls', c.mqtt.tls.certFile === undefined ? 'certFile' : 'keyFile'],
+        message: 'a client certificate needs both certFile and keyFile',
+      },
+      {
+        ok: (c) => {
+          const { certFile, keyFile, caFile } = c.mqtt.tls;
+          return (
+            c.mqtt.urls.some((u) => u.startsWith('mqtts:')) || (certFile ?? keyFile ?? caFile) === undefined
+          );
+        },
+        path: ['mqtt', 'tls'],
+        message: 'TLS files are set but no mqtt.urls entry is mqtts:// (they would be ignored)',
+      },
+    ],
+  );
 }
 
-type FileConfig = z.output<ReturnType<typeof buildFileSchema>>;
+type FileConfig = Exclude<ReturnType<ReturnType<typeof buildFileSchema>>, typeof FAIL>;
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]
@@ -271,19 +305,20 @@ export function parseConfig(
 ): AgentConfig {
   const applied = applyEnvOverrides(document, env);
   const problems: string[] = applied.unknown.map((v) => `${v}: unknown variable${suggest(v)}`);
-  const result = buildFileSchema().safeParse(applied.document);
-  if (!result.success) {
-    for (const issue of result.error.issues) {
+  const issues: Issue[] = [];
+  const result = buildFileSchema()(applied.document, [], issues);
+  if (result === FAIL || issues.length > 0) {
+    for (const issue of issues) {
       const path = issue.path.map(String).join('.');
       const variable = sourceOf(path, applied.sources);
       const where = path === '' ? '(configuration)' : path;
       problems.push(`${where}${variable === undefined ? '' : ` (from ${variable})`}: ${issue.message}`);
     }
   }
-  if (problems.length > 0 || !result.success) {
+  if (problems.length > 0 || result === FAIL) {
     throw invalid(`invalid agent configuration:\n  - ${problems.join('\n  - ')}`, undefined, problems);
   }
-  const c = result.data;
+  const c = result;
   const at = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
   return deepFreeze({
     ...c,

@@ -81,6 +81,7 @@ describe('the installed agent bundle', () => {
     for (const path of [
       'opt/fleet-agent/fleet-agent',
       'opt/fleet-agent/fleet-agent.cjs',
+      'opt/fleet-agent/zod.cjs',
       'opt/fleet-agent/node_modules/@serialport/bindings-cpp/package.json',
       'etc/systemd/system/fleet-agent.service',
       'etc/fleet-agent/agent.json',
@@ -137,6 +138,20 @@ describe('the installed agent bundle', () => {
         () => cloud.samples().some((s) => s.bootId === 3 && s.seq > first + 20),
         30_000,
       );
+      // A JSON command (the debugging form): zod is loaded from zod.cjs only now, and the command
+      // still reaches the firmware. A binary one goes through the zod-free checks.
+      const now = Date.now();
+      const command = {
+        kind: 'command' as const,
+        robotId: 'r-9',
+        action: { type: 'go_to_dock' as const },
+        issuedAt: now,
+        deadline: now + 60_000,
+      };
+      await cloud.publishCommand(Buffer.from(JSON.stringify({ ...command, commandId: 'json-1' })));
+      expect((await firmware.waitForCommand('json-1', 15_000)).commandId).toBe('json-1');
+      await cloud.publishCommand({ ...command, commandId: 'binary-1' });
+      expect((await firmware.waitForCommand('binary-1', 15_000)).commandId).toBe('binary-1');
     } finally {
       child.kill('SIGTERM');
       await new Promise((done) => child.once('exit', done));
