@@ -22,16 +22,7 @@ import {
   segmentPath,
   startPosition,
 } from './partition.js';
-
-interface Position {
-  readonly topic: string;
-  readonly partition: number;
-  offset: Offset;
-  /** Bumped by assign/seek, so that a read started before them cannot move the position. */
-  generation: number;
-}
-
-const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+import { Positions, positionKey, type Position } from '../positions.js';
 
 /** An open segment and where the last read of it ended. */
 interface Cursor {
@@ -109,14 +100,13 @@ class PartitionView {
  */
 export class FileLogReader implements LogReader {
   readonly #config: ResolvedFileLogConfig;
-  readonly #positions = new Map<string, Position>();
+  readonly #positions = new Positions();
   readonly #views = new Map<string, PartitionView>();
   readonly #maxWaitMs: number;
   readonly #maxBytes: number;
   readonly #maxBytesPerPartition: number;
   #polling = false;
   #closed = false;
-  #generation = 0;
   #rotation = 0;
   #wake: (() => void) | undefined;
 
@@ -130,11 +120,7 @@ export class FileLogReader implements LogReader {
 
   assign(assignments: readonly TopicPartitionOffset[]): void {
     this.#open();
-    for (const a of assignments) checkPosition(a);
-    this.#positions.clear();
-    for (const a of assignments) {
-      this.#positions.set(keyOf(a.topic, a.partition), { ...a, generation: ++this.#generation });
-    }
+    this.#positions.assign(assignments);
     for (const [key, view] of this.#views) {
       if (!this.#positions.has(key)) {
         view.close();
@@ -145,25 +131,11 @@ export class FileLogReader implements LogReader {
 
   seek(position: TopicPartitionOffset): void {
     this.#open();
-    checkPosition(position);
-    const current = this.#positions.get(keyOf(position.topic, position.partition));
-    if (current === undefined) {
-      throw new LogError(
-        'INVALID_ARGUMENT',
-        `${position.topic}/${position.partition} is not assigned`,
-        position,
-      );
-    }
-    current.offset = position.offset;
-    current.generation = ++this.#generation;
+    this.#positions.seek(position);
   }
 
   position(): readonly TopicPartitionOffset[] {
-    return [...this.#positions.values()].map(({ topic, partition, offset }) => ({
-      topic,
-      partition,
-      offset,
-    }));
+    return this.#positions.list();
   }
 
   async poll(): Promise<readonly RecordBatch[]> {
@@ -229,7 +201,7 @@ export class FileLogReader implements LogReader {
     let budget = this.#maxBytes;
     for (let i = 0; i < positions.length && budget > 0; i++) {
       const asked = positions[(start + i) % positions.length] as Position;
-      const key = keyOf(asked.topic, asked.partition);
+      const key = positionKey(asked.topic, asked.partition);
       const result = await this.#read(asked, Math.min(budget, this.#maxBytesPerPartition));
       const live = this.#positions.get(key);
       // Reassigned or moved by seek() while this read ran: its records are for the old offset.
@@ -242,7 +214,7 @@ export class FileLogReader implements LogReader {
   }
 
   #view(topic: string, partition: number): PartitionView {
-    const key = keyOf(topic, partition);
+    const key = positionKey(topic, partition);
     let view = this.#views.get(key);
     if (view === undefined) {
       try {
@@ -264,7 +236,7 @@ export class FileLogReader implements LogReader {
     if (head === undefined) {
       // Deleted (and maybe created again): look again from scratch.
       view.close();
-      this.#views.delete(keyOf(topic, partition));
+      this.#views.delete(positionKey(topic, partition));
       view = this.#view(topic, partition);
       head = view.head();
       if (head === undefined) throw new LogError('NOT_FOUND', `unknown topic ${topic}`, where);
@@ -400,20 +372,5 @@ export class FileLogReader implements LogReader {
 
   #open(): void {
     if (this.#closed) throw new LogError('CLOSED', 'log reader is closed');
-  }
-}
-
-function checkPosition(p: TopicPartitionOffset): void {
-  if (
-    p.topic === '' ||
-    !Number.isInteger(p.partition) ||
-    p.partition < 0 ||
-    typeof p.offset !== 'bigint' ||
-    p.offset < 0n
-  ) {
-    throw new LogError('INVALID_ARGUMENT', `invalid position ${p.topic}/${p.partition}@${String(p.offset)}`, {
-      topic: p.topic,
-      partition: p.partition,
-    });
   }
 }

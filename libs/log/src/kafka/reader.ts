@@ -11,6 +11,7 @@ import type {
 } from '../log.js';
 import { clientOptions, type KafkaLogConfig } from './config.js';
 import { toLogError } from './errors.js';
+import { Positions, positionKey } from '../positions.js';
 
 /** Record batch attributes (Kafka protocol, "Record Batch"): bit 3 timestamp type, bit 5 control. */
 const LOG_APPEND_TIME = 0x08;
@@ -19,18 +20,8 @@ const CONTROL_BATCH = 0x20;
 /** The reader never joins a group; the client insists on a group id all the same. */
 const NO_GROUP = 'fleet-log-reader-without-group';
 
-interface Position {
-  readonly topic: string;
-  readonly partition: number;
-  offset: Offset;
-  /** Bumped by assign/seek, so that a fetch started before them cannot move the position. */
-  generation: number;
-}
-
 type FetchRequestTopic = Parameters<Consumer['fetch']>[0]['topics'][number];
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
-
-const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /**
  * Reads explicitly assigned partitions at caller-owned offsets with Fetch requests, one per leader
@@ -39,13 +30,12 @@ const keyOf = (topic: string, partition: number): string => `${topic}\u0000${par
  */
 export class KafkaLogReader implements LogReader {
   readonly #consumer: Consumer;
-  readonly #positions = new Map<string, Position>();
+  readonly #positions = new Positions();
   readonly #maxWaitMs: number;
   readonly #maxBytes: number;
   readonly #maxBytesPerPartition: number;
   #polling = false;
   #closed = false;
-  #generation = 0;
 
   constructor(config: KafkaLogConfig, options: ReaderOptions = {}) {
     this.#consumer = new Consumer({ ...clientOptions(config, 'reader'), groupId: NO_GROUP });
@@ -57,34 +47,16 @@ export class KafkaLogReader implements LogReader {
 
   assign(assignments: readonly TopicPartitionOffset[]): void {
     this.#open();
-    for (const a of assignments) checkPosition(a);
-    this.#positions.clear();
-    for (const a of assignments) {
-      this.#positions.set(keyOf(a.topic, a.partition), { ...a, generation: ++this.#generation });
-    }
+    this.#positions.assign(assignments);
   }
 
   seek(position: TopicPartitionOffset): void {
     this.#open();
-    checkPosition(position);
-    const current = this.#positions.get(keyOf(position.topic, position.partition));
-    if (current === undefined) {
-      throw new LogError(
-        'INVALID_ARGUMENT',
-        `${position.topic}/${position.partition} is not assigned`,
-        position,
-      );
-    }
-    current.offset = position.offset;
-    current.generation = ++this.#generation;
+    this.#positions.seek(position);
   }
 
   position(): readonly TopicPartitionOffset[] {
-    return [...this.#positions.values()].map(({ topic, partition, offset }) => ({
-      topic,
-      partition,
-      offset,
-    }));
+    return this.#positions.list();
   }
 
   async poll(): Promise<readonly RecordBatch[]> {
@@ -151,14 +123,14 @@ export class KafkaLogReader implements LogReader {
         }),
       );
 
-      const requested = new Map(positions.map((p) => [keyOf(p.topic, p.partition), p]));
+      const requested = new Map(positions.map((p) => [positionKey(p.topic, p.partition), p]));
       const batches: RecordBatch[] = [];
       for (const response of responses) {
         for (const t of response.responses) {
           const topic = topicNames.get(t.topicId);
           if (topic === undefined) continue;
           for (const part of t.partitions) {
-            const key = keyOf(topic, part.partitionIndex);
+            const key = positionKey(topic, part.partitionIndex);
             const asked = requested.get(key);
             const live = this.#positions.get(key);
             // Reassigned or moved by seek() while this fetch ran: its records are for the old offset.
@@ -218,21 +190,6 @@ export class KafkaLogReader implements LogReader {
 
   #open(): void {
     if (this.#closed) throw new LogError('CLOSED', 'log reader is closed');
-  }
-}
-
-function checkPosition(p: TopicPartitionOffset): void {
-  if (
-    p.topic === '' ||
-    !Number.isInteger(p.partition) ||
-    p.partition < 0 ||
-    typeof p.offset !== 'bigint' ||
-    p.offset < 0n
-  ) {
-    throw new LogError('INVALID_ARGUMENT', `invalid position ${p.topic}/${p.partition}@${String(p.offset)}`, {
-      topic: p.topic,
-      partition: p.partition,
-    });
   }
 }
 

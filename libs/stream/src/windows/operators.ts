@@ -113,7 +113,23 @@ export function slidingWindows<E, ACC, OUT>(o: SlidingOptions<E, ACC, OUT>): Win
       if (end <= e) emitWindow(ctx, agg, set, w, 'corrected');
     }
   };
-  const fn: KeyedProcessFunction<E, WindowResult<OUT>> = {
+  const fn = stateBackedWindows(desc, agg, filter, add);
+  const instantiate = () =>
+    packed(new WindowStore({ name: o.name, accCodec: o.accCodec, sizeMs: size }), agg, filter, add);
+  return { name: o.name, fn, instantiate };
+}
+
+/**
+ * The reference form of a window operator: each key's windows as one value in keyed state (the
+ * packed form below is what tasks run; this one is what it is tested against).
+ */
+function stateBackedWindows<E, ACC, OUT>(
+  desc: StateDescriptor<WindowSet<ACC>>,
+  agg: AggregateFunction<E, ACC, OUT>,
+  filter: ((value: E) => boolean) | undefined,
+  add: (set: WindowSet<ACC>, value: E, ctx: ElementContext<WindowResult<OUT>>, register: boolean) => void,
+): KeyedProcessFunction<E, WindowResult<OUT>> {
+  return {
     processElement(value, ctx) {
       if (filter !== undefined && !filter(value)) return;
       const state = ctx.state.value(desc);
@@ -131,9 +147,6 @@ export function slidingWindows<E, ACC, OUT>(o: SlidingOptions<E, ACC, OUT>): Win
       }
     },
   };
-  const instantiate = () =>
-    packed(new WindowStore({ name: o.name, accCodec: o.accCodec, sizeMs: size }), agg, filter, add);
-  return { name: o.name, fn, instantiate };
 }
 
 /**
@@ -252,24 +265,7 @@ export function sessionWindows<E, ACC, OUT>(o: SessionOptions<E, ACC, OUT>): Win
       ctx.timers.registerEventTime(end - 1);
     }
   };
-  const fn: KeyedProcessFunction<E, WindowResult<OUT>> = {
-    processElement(value, ctx) {
-      if (filter !== undefined && !filter(value)) return;
-      const state = ctx.state.value(desc);
-      const set = state.get() ?? { m: [], a: [] };
-      add(set, value, ctx, true);
-      state.set(set);
-    },
-    onTimer(t, ctx) {
-      const state = ctx.state.value(desc);
-      const set = state.get();
-      if (set === undefined) return;
-      if (fireDue(ctx, agg, set, t, true)) {
-        if (set.a.length === 0) state.clear();
-        else state.set(set);
-      }
-    },
-  };
+  const fn = stateBackedWindows(desc, agg, filter, add);
   const instantiate = () =>
     packed(new WindowStore({ name: o.name, accCodec: o.accCodec, sizeMs: undefined }), agg, filter, add);
   return { name: o.name, fn, instantiate };
