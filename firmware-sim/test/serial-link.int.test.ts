@@ -135,6 +135,13 @@ describe('firmware-sim over a real PTY pair', () => {
     expect(agent.acksOf('go-2').map((a) => [a.outcome, a.detail])).toEqual([
       ['rejected', 'unknown zone attic'],
     ]);
+    // The robot stands at the zone's entry point: the next sample after the 'completed' ack shows
+    // it (the ack can overtake the sample taken at the moment of arrival).
+    await agent.waitFor(
+      () => agent.samples.some((s) => s.xMm === 1000 && s.yMm === 4500),
+      5000,
+      'a sample at the hallway entry point',
+    );
     const last = agent.samples.at(-1)!;
     expect(last.xMm).toBe(1000);
     expect(last.yMm).toBe(4500);
