@@ -6,6 +6,7 @@
 export * from './errors.js';
 export * from './job.js';
 export * from './operators/api.js';
+export * from './operators/cep.js';
 export * from './task/outputs.js';
 export * from './task/partition-task.js';
 export {
