@@ -13,7 +13,7 @@ import { CredentialStore } from './auth/credentials.js';
 import { Bridge } from './bridge/bridge.js';
 import { CommandDownlink } from './commands.js';
 import type { GatewayConfig } from './config.js';
-import { startOpsServer, type OpsServer } from './http.js';
+import { startOpsServer, type OpsServer } from '@fleet/ops';
 import { startEmbeddedBroker } from './ingress/embedded.js';
 import { startExternalClient } from './ingress/external.js';
 import type { MqttSide } from './ingress/mqtt-side.js';

@@ -1,6 +1,7 @@
 /**
  * `stream`: runs ONE instance of a job until SIGTERM/SIGINT (then final checkpoints, release,
- * leave). Every runtime event is printed as one JSON line on stdout (`{"event": "checkpoint", ...}`),
+ * leave). Serves /metrics, /healthz and /readyz on --http-port (default 9465; see ./http.ts,
+ * ./metrics.ts). Every runtime event is printed as one JSON line on stdout (`{"event": "checkpoint", ...}`),
  * errors on stderr; the process exits 1 on a fatal error.
  *
  *   node --conditions=@fleet/source --import tsx apps/stream/src/cli.ts \
@@ -12,6 +13,8 @@ import { createKafkaLog } from '@fleet/log';
 import { createMemoryBackend } from '@fleet/state';
 import { RUNTIME_CHANNELS, StreamInstance } from '@fleet/stream-runtime';
 import { ConfigError, readConfig, USAGE } from './config.js';
+import { startOpsServer } from '@fleet/ops';
+import { createStreamMetrics } from './metrics.js';
 import { keyedCountsJob } from './jobs/keyed-counts.js';
 
 const line = (event: string, body: object): void => {
@@ -39,6 +42,7 @@ async function main(): Promise<number> {
   }
   const pool = createPool({ url: config.databaseUrl, max: 4, applicationName: `stream-${config.instance}` });
   if (config.migrate) await migrate(pool);
+  const log = createKafkaLog({ brokers: config.brokers, clientId: `stream-${config.instance}` });
   const instance = new StreamInstance({
     job: keyedCountsJob({
       name: config.jobName,
@@ -46,22 +50,45 @@ async function main(): Promise<number> {
       ...(config.outboxTopic === undefined ? {} : { outboxTopic: config.outboxTopic }),
     }),
     instance: config.instance,
-    log: createKafkaLog({ brokers: config.brokers, clientId: `stream-${config.instance}` }),
+    log,
     pool,
     backend: createMemoryBackend(),
     checkpointIntervalMs: config.checkpointIntervalMs,
     heartbeatMs: config.heartbeatMs,
     sessionTimeoutMs: config.sessionTimeoutMs,
   });
+  const metrics = createStreamMetrics({ instance: config.instance, job: config.jobName, source: instance });
+  // Readiness has its own admin client, so a probe never waits behind the instance's requests.
+  const readinessAdmin = log.admin();
+  const firstInput = config.inputs[0] as string;
+  const ops = await startOpsServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry: metrics.registry,
+    checks: {
+      postgres: async () => {
+        await pool.query('SELECT 1');
+      },
+      log: async () => {
+        await readinessAdmin.partitionCount(firstInput);
+      },
+    },
+  }).catch(async (error: unknown) => {
+    metrics.close();
+    await Promise.allSettled([readinessAdmin.close(), pool.end()]);
+    throw error;
+  });
   const stop = () => void instance.close();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  line('started', { instance: config.instance, job: config.jobName, pid: process.pid });
+  line('started', { instance: config.instance, job: config.jobName, pid: process.pid, httpPort: ops.port });
   try {
     await instance.run();
     line('stopped', { instance: config.instance });
     return 0;
   } finally {
+    metrics.close();
+    await Promise.allSettled([ops.close(), readinessAdmin.close()]);
     await pool.end();
   }
 }

@@ -18,13 +18,17 @@ export interface StreamConfig {
   readonly heartbeatMs: number;
   readonly sessionTimeoutMs: number;
   readonly migrate: boolean;
+  /** The operations endpoint (/metrics, /healthz, /readyz); port 0 picks a free one. */
+  readonly http: { readonly host: string; readonly port: number };
 }
 
 export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input TOPIC [--input TOPIC...]
               --instance ID [--brokers host:port,...] [--database-url postgres://...]
               [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
               [--session-timeout-ms 10000] [--migrate]
-env: KAFKA_BROKERS, DATABASE_URL (used when the flags are absent)`;
+              [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
+env: KAFKA_BROKERS, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
+     (used when the flags are absent)`;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -35,6 +39,14 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new ConfigError(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+function port(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65_535)
+    throw new ConfigError(`--http-port must be an integer in 0..65535, got ${raw}`);
   return n;
 }
 
@@ -53,6 +65,8 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
       'heartbeat-ms': { type: 'string' },
       'session-timeout-ms': { type: 'string' },
       migrate: { type: 'boolean', default: false },
+      'http-host': { type: 'string' },
+      'http-port': { type: 'string' },
     },
     strict: true,
   });
@@ -84,5 +98,9 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     heartbeatMs,
     sessionTimeoutMs,
     migrate: values.migrate ?? false,
+    http: Object.freeze({
+      host: values['http-host'] ?? env['FLEET_STREAM_HTTP_HOST'] ?? '0.0.0.0',
+      port: port(values['http-port'] ?? env['FLEET_STREAM_HTTP_PORT'], 9465),
+    }),
   });
 }

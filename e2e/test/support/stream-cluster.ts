@@ -45,6 +45,9 @@ export function startInstance(id: string, o: ClusterOptions): StreamProc {
     '--import',
     'tsx',
     'apps/stream/src/cli.ts',
+    // Several instances on one host: each takes a free port for its metrics endpoint.
+    '--http-port',
+    '0',
     '--job',
     'keyed-counts',
     '--job-name',

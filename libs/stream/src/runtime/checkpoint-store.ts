@@ -252,6 +252,18 @@ export class PgCheckpointStore {
     }));
   }
 
+  /** How many outbox rows of these partitions are not yet published, per partition (absent: 0). */
+  async countPendingOutbox(job: string, partitions: readonly number[]): Promise<Map<number, number>> {
+    if (partitions.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ partition: number; n: string }>(
+      `SELECT partition, count(*)::text AS n FROM stream_outbox
+        WHERE job = $1 AND partition = ANY($2::integer[]) AND published_at IS NULL
+        GROUP BY partition`,
+      [job, partitions],
+    );
+    return new Map(rows.map((r) => [r.partition, Number(r.n)]));
+  }
+
   async markPublished(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.pool.query('UPDATE stream_outbox SET published_at = now() WHERE id = ANY($1::text[])', [ids]);

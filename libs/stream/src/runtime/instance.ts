@@ -28,7 +28,7 @@ import type { DbPool as Pool } from './db-types.js';
 import type { Job, TaskRecord } from '../job.js';
 import type { EventTimeOptions } from '../time/config.js';
 import type { TaskOutput } from '../task/outputs.js';
-import { PartitionTask, type Clock } from '../task/partition-task.js';
+import { PartitionTask, type Clock, type TaskMetrics } from '../task/partition-task.js';
 import { PgCheckpointStore, type Claim, type OutboxMessage } from './checkpoint-store.js';
 import {
   assignmentChannel,
@@ -76,6 +76,12 @@ export interface StreamInstanceOptions<E> {
   readonly tickMs?: number;
   /** Longest a poll waits. Default 200 ms. */
   readonly pollMaxWaitMs?: number;
+  /**
+   * How often the input topics' end offsets are fetched for {@link PartitionStatus.lag} (one
+   * metadata request per topic), so lag stays true for a partition that stopped delivering
+   * batches. Between fetches lag follows each fetched batch's high watermark. Default 5000 ms.
+   */
+  readonly lagRefreshMs?: number;
   readonly clock?: Clock;
 }
 
@@ -84,6 +90,10 @@ interface Owned<E> {
   readonly task: PartitionTask<E>;
   readonly state: KeyGroupState;
   checkpointId: bigint;
+  /** The checkpoint id restored from (0: none). */
+  readonly restoredFrom: bigint;
+  /** Clock time of the last commit by this owner, or of the restore before the first one. */
+  lastCommitAt: number;
 }
 
 export interface PartitionStatus {
@@ -93,6 +103,14 @@ export interface PartitionStatus {
   readonly watermark: number;
   /** Records behind the high watermark, summed over the input topics (as of the last fetch). */
   readonly lag: bigint;
+  /** The same per input topic: end offset - next offset. */
+  readonly lagByTopic: Readonly<Record<string, bigint>>;
+  /** The checkpoint id this ownership was restored from (0: none). */
+  readonly restoredFrom: bigint;
+  /** Clock time (ms) of the last committed checkpoint, or of the restore before the first one. */
+  readonly lastCommitAt: number;
+  /** The task's own figures: keys, late samples by reason, pending timers, state bytes. */
+  readonly task: TaskMetrics;
 }
 
 const decoder = new TextDecoder();
@@ -107,8 +125,10 @@ export class StreamInstance<E> {
   private readonly heartbeatMs: number;
   private readonly sessionTimeoutMs: number;
   private readonly tickMs: number;
+  private readonly lagRefreshMs: number;
   private readonly owned = new Map<number, Owned<E>>();
   private readonly lag = new Map<string, bigint>();
+  private lastLagRefresh = Number.NEGATIVE_INFINITY;
   private membership: Membership | undefined;
   private view: MembershipView | undefined;
   private viewVersion = 0;
@@ -132,6 +152,7 @@ export class StreamInstance<E> {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.tickMs = options.tickMs ?? 1000;
+    this.lagRefreshMs = options.lagRefreshMs ?? 5000;
   }
 
   /** Runs until {@link close}; rejects on an error that is not the partition's to absorb. */
@@ -146,19 +167,35 @@ export class StreamInstance<E> {
     await this.running?.catch(() => undefined);
   }
 
-  /** The partitions owned now, with their epoch, last checkpoint and lag. */
+  /** The partitions owned now, with their epoch, last checkpoint, lag and task figures. */
   status(): PartitionStatus[] {
     return [...this.owned.values()].map((o) => {
       let lag = 0n;
-      for (const topic of this.job.inputs) lag += this.lag.get(`${topic}\u0000${o.claim.partition}`) ?? 0n;
+      const lagByTopic: Record<string, bigint> = {};
+      for (const topic of this.job.inputs) {
+        const l = this.lag.get(`${topic}\u0000${o.claim.partition}`) ?? 0n;
+        lagByTopic[topic] = l;
+        lag += l;
+      }
       return {
         partition: o.claim.partition,
         epoch: o.claim.epoch,
         checkpointId: o.checkpointId,
         watermark: o.task.watermark,
         lag,
+        lagByTopic,
+        restoredFrom: o.restoredFrom,
+        lastCommitAt: o.lastCommitAt,
+        task: o.task.metrics(),
       };
     });
+  }
+
+  /** Outbox rows not yet published, per owned partition (one query; owned partitions with none: 0). */
+  async pendingOutbox(): Promise<Map<number, number>> {
+    const partitions = [...this.owned.keys()];
+    const counts = await this.store.countPendingOutbox(this.job.job.name, partitions);
+    return new Map(partitions.map((p) => [p, counts.get(p) ?? 0]));
   }
 
   private async loop(): Promise<void> {
@@ -195,6 +232,10 @@ export class StreamInstance<E> {
           lastTick = now;
           for (const o of this.owned.values()) o.task.onProcessingTime(now);
         }
+        if (now - this.lastLagRefresh >= this.lagRefreshMs && this.owned.size > 0) {
+          this.lastLagRefresh = now;
+          await this.refreshLag();
+        }
         if (now - lastCheckpoint >= this.checkpointIntervalMs) {
           lastCheckpoint = now;
           await this.checkpointAll('interval');
@@ -211,6 +252,23 @@ export class StreamInstance<E> {
       await this.membership?.leave().catch(() => undefined);
       for (const o of [...this.owned.values()]) await this.drop(o).catch(() => undefined);
       await Promise.allSettled([this.reader?.close(), this.producer?.close(), this.admin.close()]);
+    }
+  }
+
+  /** Lag from the topics' end offsets and the reader's positions (a failure keeps the old figures). */
+  private async refreshLag(): Promise<void> {
+    try {
+      const admin = this.admin as LogAdmin;
+      const ends = await Promise.all(this.job.inputs.map((t) => admin.endOffsets(t)));
+      const end = new Map(this.job.inputs.map((t, i) => [t, ends[i] ?? []]));
+      for (const p of (this.reader as LogReader).position()) {
+        if (!this.owned.has(p.partition)) continue;
+        const e = end.get(p.topic)?.[p.partition];
+        if (e === undefined) continue;
+        this.lag.set(`${p.topic}\u0000${p.partition}`, e > p.offset ? e - p.offset : 0n);
+      }
+    } catch (error) {
+      this.report('lag', error);
     }
   }
 
@@ -274,6 +332,7 @@ export class StreamInstance<E> {
     }
     if (revoked.length > 0 || added.length > 0) {
       this.reassign(added.flatMap((a) => a.positions));
+      this.lastLagRefresh = Number.NEGATIVE_INFINITY; // new partitions: their lag at once
       const event: AssignmentEvent = {
         job: this.job.job.name,
         instance: this.id,
@@ -311,7 +370,14 @@ export class StreamInstance<E> {
       }
       positions.push({ topic, partition: claim.partition, offset });
     }
-    this.owned.set(claim.partition, { claim, task, state, checkpointId: stored.checkpointId });
+    this.owned.set(claim.partition, {
+      claim,
+      task,
+      state,
+      checkpointId: stored.checkpointId,
+      restoredFrom: stored.checkpointId,
+      lastCommitAt: this.clock.now(),
+    });
     const durationMs = performance.now() - started;
     await this.store.recordRestore(claim, stored.checkpointId, stored.entries.length, durationMs);
     const event: RestoreEvent = {
@@ -379,6 +445,7 @@ export class StreamInstance<E> {
     try {
       const r = await this.store.commit(o.claim, id, cp, outbox);
       o.checkpointId = id;
+      o.lastCommitAt = this.clock.now();
       const event: CheckpointEvent = {
         job: cp.job,
         partition: cp.partition,
@@ -422,6 +489,7 @@ export class StreamInstance<E> {
 
   private async drop(o: Owned<E>): Promise<void> {
     if (this.owned.get(o.claim.partition) === o) this.owned.delete(o.claim.partition);
+    for (const topic of this.job.inputs) this.lag.delete(`${topic}\u0000${o.claim.partition}`);
     await o.state.close().catch(() => undefined);
     await this.options.backend.drop(this.job.job.name, o.claim.partition).catch(() => undefined);
   }

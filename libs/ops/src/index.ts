@@ -1,9 +1,9 @@
 /**
- * The gateway's operations endpoint:
- *   GET /metrics  Prometheus text format
- *   GET /healthz  200 while the process serves MQTT (liveness)
- *   GET /readyz   200 when PostgreSQL answers and Kafka acknowledged a metadata request within 2 s,
- *                 503 naming what failed otherwise (readiness: take the instance out of rotation)
+ * The operations endpoint every cloud process serves (gateway, stream instances):
+ *   GET /metrics  Prometheus text format, from the process's own registry
+ *   GET /healthz  200 while the process runs (liveness)
+ *   GET /readyz   200 when every readiness check (PostgreSQL, Kafka or the log, ...) answered
+ *                 within 2 s, 503 naming what failed otherwise (take the instance out of rotation)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
