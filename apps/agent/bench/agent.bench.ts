@@ -4,8 +4,8 @@
  * Resources: the DEPLOYABLE agent exactly as systemd starts it: the command line is read from the
  * unit's `ExecStart=` (apps/agent/deploy/fleet-agent.service: the launcher, with the Node flags it
  * bakes in), with /opt/fleet-agent/ mapped to the built dist/fleet-agent/ (`npm run build:agent`)
- * and `--config` pointed at the bench's configuration; `Environment=` lines of the unit are passed
- * on. It reads a real PTY fed by firmware-sim at 10 Hz (one robot, real time) and publishes to a
+ * and `--config` pointed at the bench's configuration; the environment is what systemd gives it
+ * (PATH and the unit's `Environment=` lines). It reads a real PTY fed by firmware-sim at 10 Hz (one robot, real time) and publishes to a
  * real Mosquitto, once over mqtt:// and once over mqtts:// (a TLS listener, certificates made by
  * openssl for the run, CA verification on). After a warm-up, /proc/<pid> is read every second:
  * RSS (VmRSS, with its anonymous and file-backed parts) and CPU time (utime + stime).
@@ -128,10 +128,13 @@ async function measureAgent(seconds: number, sampleHz: number, transport: Transp
     const deployed = await deployedCommand(config);
     const [command, ...args] = deployed.argv;
     if (command === undefined) throw new Error('empty ExecStart=');
-    // NODE: the launcher's node binary; this one, so that the run uses the Node version reported.
+    // The environment systemd gives the service: PATH and the unit's Environment= lines, not this
+    // shell's. (A shell's can cost memory: NODE_EXTRA_CA_CERTS, set on some machines, makes every
+    // Node process parse a CA bundle at start-up, ~1.8 MB.) NODE: the launcher's node binary; this
+    // one, so that the run uses the Node version reported.
     agent = spawn(command, args, {
       stdio: 'ignore',
-      env: { ...process.env, ...deployed.env, NODE: process.execPath },
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...deployed.env, NODE: process.execPath },
     });
     await sleep(1500);
     sim = spawn(

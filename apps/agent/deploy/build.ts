@@ -110,6 +110,19 @@ const REPLACEMENTS: readonly Replacement[] = [
       "module.exports = { __esModule: true, default: (client, opts) => (real ??= require('./tls.js')).default(client, opts) };\n",
   },
   {
+    // readable-stream 4 is Node's own stream implementation, republished for browsers; mqtt.js and
+    // mqtt-packet (with bl) each carry a copy. On Node, node:stream is the same code and is already
+    // loaded: the two copies were ~160 KB of the bundle's source, which V8 keeps for the process's
+    // lifetime, plus their module objects. This is readable-stream's own READABLE_STREAM=disable
+    // branch (lib/ours/index.js), as a module.
+    filter: /^readable-stream$/,
+    importer: /[/\\]node_modules[/\\](mqtt|mqtt-packet|bl)[/\\]/,
+    contents:
+      "const Stream = require('node:stream');\n" +
+      'for (const name of ["Readable", "Writable", "Duplex", "Transform", "PassThrough", "Stream", "addAbortSignal", "finished", "destroy", "pipeline", "compose", "isDisturbed", "isErrored", "isReadable", "_uint8ArrayToBuffer", "_isUint8Array", "promises"]) exports[name] = Stream[name];\n' +
+      'exports.default = exports;\n',
+  },
+  {
     // zod serves libs/protocol's JSON decoding (a debugging path: binary is what the cloud sends)
     // and is loaded on the first JSON payload; evaluating it at start would keep ~4-5 MB resident
     // on every robot (docs/decisions/0007-agent-memory.md). The agent's own config check is zod-free.

@@ -7,13 +7,20 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { access, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { openPtyPair, startMosquitto, type MosquittoBroker, type PtyPair } from '@fleet/edge-testing';
+import {
+  freePort,
+  openPtyPair,
+  startMosquitto,
+  type MosquittoBroker,
+  type PtyPair,
+} from '@fleet/edge-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudSide } from './support/cloud-side.js';
+import { makeTestCertificates, mosquittoTlsListener, type TestCertificates } from './support/tls-certs.js';
 import { TestFirmware } from './support/test-firmware.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -28,6 +35,7 @@ const FLAGS = [
   '--max-semi-space-size=1',
   '--optimize-for-size',
   '--single-threaded',
+  '--use-openssl-ca',
 ];
 
 let dir: string;
@@ -36,6 +44,8 @@ let broker: MosquittoBroker;
 let pty: PtyPair;
 let firmware: TestFirmware;
 let cloud: CloudSide;
+let certs: TestCertificates;
+let tlsPort: number;
 let sampling: ReturnType<typeof setInterval> | undefined;
 let seq = 0;
 
@@ -46,7 +56,12 @@ beforeAll(async () => {
   await run(join(ROOT, 'dist/fleet-agent/install.sh'), ['--root', stage, '--no-systemd'], {
     timeout: 30_000,
   });
-  broker = await startMosquitto({ passwordFile: { 'r-9': 'robot-secret', cloud: 'cloud-secret' } });
+  certs = await makeTestCertificates(dir);
+  tlsPort = await freePort();
+  broker = await startMosquitto({
+    passwordFile: { 'r-9': 'robot-secret', cloud: 'cloud-secret' },
+    configExtra: mosquittoTlsListener(tlsPort, certs),
+  });
   pty = await openPtyPair(join(dir, 'firmware'), join(dir, 'agent'));
   firmware = await TestFirmware.open(pty.a, 0);
   cloud = await CloudSide.connect(broker.url, 'site-1', 'r-9', {
@@ -109,6 +124,54 @@ describe('the installed agent bundle', () => {
     firmware.answerResumes(false);
     expect(stdout).toMatch(/result: all checks passed/);
     expect(stderr).toBe(''); // no warning from node about its flags
+  });
+
+  it('trusts the robot OS CA store (OpenSSL default paths) when no caFile is configured', async () => {
+    // --use-openssl-ca: without mqtt.tls.caFile the agent verifies the broker against the system's
+    // store (/etc/ssl/certs on Debian; SSL_CERT_DIR / SSL_CERT_FILE override it), not the list
+    // compiled into Node, which Node would otherwise parse into memory on the first TLS connect.
+    const config = join(dir, 'tls-agent.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        robotId: 'r-9',
+        siteId: 'site-1',
+        serial: { path: pty.b },
+        mqtt: { urls: [`mqtts://localhost:${tlsPort}`], password: 'robot-secret' },
+        spool: { dir: join(dir, 'tls-spool') },
+      }),
+    );
+    const store = async (name: string, caFile: string): Promise<string> => {
+      const storeDir = join(dir, name);
+      await mkdir(storeDir, { recursive: true });
+      await copyFile(caFile, join(storeDir, 'ca.pem'));
+      await run('openssl', ['rehash', storeDir]); // the hashed-name links OpenSSL looks CAs up by
+      return storeDir;
+    };
+    const doctor = (certDir: string) =>
+      run(
+        join(stage, 'opt/fleet-agent/fleet-agent'),
+        ['doctor', '--config', config, '--serial-wait-ms', '3000'],
+        {
+          timeout: 60_000,
+          env: { ...env, SSL_CERT_DIR: certDir, SSL_CERT_FILE: join(dir, 'no-such-bundle.pem') },
+        },
+      ).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      );
+    firmware.answerResumes();
+    try {
+      const trusted = await doctor(await store('os-store', certs.caFile));
+      expect(trusted.stdout).toMatch(/result: all checks passed/);
+      expect(trusted.code).toBe(0);
+      const untrusted = await doctor(await store('other-store', certs.wrongCaFile));
+      expect(untrusted.code).not.toBe(0);
+      expect(untrusted.stdout).toMatch(/\[FAIL\] broker/);
+      expect(untrusted.stdout).toMatch(/certificate/i);
+    } finally {
+      firmware.answerResumes(false);
+    }
   });
 
   it('runs the agent from the installed files: samples reach the cloud', async () => {
