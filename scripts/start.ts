@@ -143,7 +143,11 @@ async function main(): Promise<void> {
       state:
         'built: npm run agent -- run --config agent.json (one per robot; npm run build:agent bundles it)',
     },
-    { component: 'stream', state: 'not built yet (issue #5)' },
+    {
+      component: 'stream',
+      state:
+        'built: npm run stream -- --job-name NAME --input TOPIC --instance ID --migrate (one per instance; the fleet jobs are not built yet)',
+    },
     { component: 'api', state: 'not built yet (issue #6)' },
   );
   console.log('fleet telemetry platform');
