@@ -11,9 +11,12 @@
  * payload; late rows; outbox rows) proves no duplicate with other content and no gap.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, migrate } from '@fleet/db';
-import { createKafkaLog, type LogAdmin, type LogProducer } from '@fleet/log';
+import { createFileLog, createKafkaLog, type LogAdmin, type LogProducer } from '@fleet/log';
 import { createTestDatabase, uniqueTopic, type TestDatabase } from '@fleet/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -39,6 +42,8 @@ let pool: ReturnType<typeof createPool>;
 let admin: LogAdmin;
 let producer: LogProducer;
 const procs: StreamProc[] = [];
+const dirs: string[] = [];
+const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase(inject('databaseUrl'), 'e2e_stream_failover');
@@ -57,35 +62,64 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled([producer?.close(), admin?.close()]);
+  await Promise.allSettled([producer?.close(), admin?.close(), ...closers.map((c) => c())]);
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   await pool?.end();
   await db?.drop();
 });
 
-async function setup(name: string) {
+/**
+ * Topics of a scenario, on the run's Kafka broker or (`file`) on a file-backed log in a fresh
+ * folder that every instance process opens (the embedded default's log).
+ */
+async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   const input = uniqueTopic(`stream.failover.${name}`);
   const outbox = uniqueTopic(`stream.failover.${name}.out`);
-  await admin.createTopics([
+  let logDir: string | undefined;
+  let topicAdmin = admin;
+  let topicProducer = producer;
+  if (kind === 'file') {
+    logDir = await mkdtemp(join(tmpdir(), 'stream-failover-log-'));
+    dirs.push(logDir);
+    const fileLog = createFileLog({ dir: logDir });
+    topicAdmin = fileLog.admin();
+    topicProducer = fileLog.producer();
+    closers.push(
+      () => topicAdmin.close(),
+      () => topicProducer.close(),
+    );
+  }
+  await topicAdmin.createTopics([
     { name: input, partitions: PARTITIONS },
     { name: outbox, partitions: PARTITIONS },
   ]);
-  const base = { brokers: inject('kafkaBrokers'), databaseUrl: db.url, input, outboxTopic: outbox };
+  const base = {
+    brokers: inject('kafkaBrokers'),
+    ...(logDir === undefined ? {} : { logDir }),
+    databaseUrl: db.url,
+    input,
+    outboxTopic: outbox,
+  };
   const options = (jobName: string): ClusterOptions => ({ ...base, jobName });
   const start = (id: string, jobName: string): StreamProc => {
     const p = startInstance(id, options(jobName));
     procs.push(p);
     return p;
   };
-  return { input, start, job: `${name}_${RUN}`, ref: `ref_${name}_${RUN}` };
+  return {
+    input,
+    start,
+    admin: topicAdmin,
+    producer: topicProducer,
+    job: `${name}_${RUN}`,
+    ref: `ref_${name}_${RUN}`,
+  };
 }
 
+type Scenario = Awaited<ReturnType<typeof setup>>;
+
 /** Runs the failure-free reference (one instance) and compares everything committed. */
-async function expectSameAsReference(
-  start: (id: string, job: string) => StreamProc,
-  input: string,
-  job: string,
-  ref: string,
-): Promise<void> {
+async function expectSameAsReference({ start, input, admin, job, ref }: Scenario): Promise<void> {
   const one = start(`${ref}-0`, ref);
   await waitCaughtUp(pool, admin, ref, input, 90_000);
   await stopInstance(one);
@@ -111,34 +145,43 @@ async function expectSameAsReference(
   expect(actual.outbox).toEqual(expected.outbox);
 }
 
+/** Three instances; one, chosen at random, killed -9 three times at random points and restarted. */
+async function killScenario(scenario: Scenario): Promise<void> {
+  const { input, start, admin, producer, job } = scenario;
+  const live = ['a', 'b', 'c'].map((n) => start(`${n}-1`, job));
+  let seed = Number.parseInt(RUN, 16) || 1;
+  const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const producing = produceInput(producer, input, PLAN, PRODUCE_MS, 48);
+  const kills: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    await sleep(3_000 + random() * 3_000);
+    const i = Math.floor(random() * live.length);
+    const victim = live[i] as StreamProc;
+    await killInstance(victim);
+    kills.push(victim.id);
+    await sleep(500 + random() * 1_000);
+    live[i] = start(`${victim.id.split('-')[0] ?? 'x'}-${k + 2}`, job);
+  }
+  await producing;
+  await waitCaughtUp(pool, admin, job, input, 90_000);
+  await Promise.all(live.map((p) => stopInstance(p)));
+
+  const restores = await pool.query<{ partition: number; checkpoint_id: string; owner: string }>(
+    'SELECT partition, checkpoint_id::text, owner FROM stream_restores WHERE job = $1 AND checkpoint_id > 0',
+    [job],
+  );
+  expect(kills).toHaveLength(3);
+  expect(restores.rows.length).toBeGreaterThan(0);
+  await expectSameAsReference(scenario);
+}
+
 describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
   it('three instances, one killed -9 at random points and restarted, give the reference outputs', async () => {
-    const { input, start, job, ref } = await setup('kill');
-    const live = ['a', 'b', 'c'].map((n) => start(`${n}-1`, job));
-    let seed = Number.parseInt(RUN, 16) || 1;
-    const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
-    const producing = produceInput(producer, input, PLAN, PRODUCE_MS, 48);
-    const kills: string[] = [];
-    for (let k = 0; k < 3; k++) {
-      await sleep(3_000 + random() * 3_000);
-      const i = Math.floor(random() * live.length);
-      const victim = live[i] as StreamProc;
-      await killInstance(victim);
-      kills.push(victim.id);
-      await sleep(500 + random() * 1_000);
-      live[i] = start(`${victim.id.split('-')[0] ?? 'x'}-${k + 2}`, job);
-    }
-    await producing;
-    await waitCaughtUp(pool, admin, job, input, 90_000);
-    await Promise.all(live.map((p) => stopInstance(p)));
+    await killScenario(await setup('kill'));
+  }, 200_000);
 
-    const restores = await pool.query<{ partition: number; checkpoint_id: string; owner: string }>(
-      'SELECT partition, checkpoint_id::text, owner FROM stream_restores WHERE job = $1 AND checkpoint_id > 0',
-      [job],
-    );
-    expect(kills).toHaveLength(3);
-    expect(restores.rows.length).toBeGreaterThan(0);
-    await expectSameAsReference(start, input, job, ref);
+  it('the same on the file-backed log of the embedded default (instances are processes sharing its folder)', async () => {
+    await killScenario(await setup('filekill', 'file'));
   }, 200_000);
 
   it('rescaling 1 -> 3 -> 2 instances mid-stream gives the reference outputs', async () => {
@@ -169,7 +212,7 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
     );
     expect(owners.rows.map((r) => r.owner).sort()).toEqual(['r-1', 'r-3']);
     await Promise.all([stopInstance(first), stopInstance(third)]);
-    await expectSameAsReference(start, input, job, ref);
+    await expectSameAsReference({ input, start, admin, producer, job, ref });
   }, 200_000);
 
   it('an instance frozen with SIGSTOP past its session timeout cannot commit after SIGCONT', async () => {
@@ -225,6 +268,6 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
       [job],
     );
     expect(zombie.rows[0]?.n).toBe(0);
-    await expectSameAsReference(start, input, job, ref);
+    await expectSameAsReference({ input, start, admin, producer, job, ref });
   }, 200_000);
 });

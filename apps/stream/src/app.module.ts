@@ -12,7 +12,7 @@
  */
 import type { DynamicModule, Provider } from '@nestjs/common';
 import { createPool } from '@fleet/db';
-import { createKafkaLog, type Log } from '@fleet/log';
+import { createFileLog, createKafkaLog, type Log } from '@fleet/log';
 import { startOpsServer, type OpsServer } from '@fleet/ops';
 import { createMemoryBackend } from '@fleet/state';
 import { StreamInstance } from '@fleet/stream-runtime';
@@ -90,8 +90,10 @@ export class StreamAppModule {
       {
         provide: STREAM_LOG,
         inject: [STREAM_CONFIG],
-        useFactory: (c: StreamConfig) =>
-          createKafkaLog({ brokers: c.brokers, clientId: `stream-${c.instance}` }),
+        useFactory: (c: StreamConfig): Log =>
+          c.log.kind === 'file'
+            ? createFileLog({ dir: c.log.dir })
+            : createKafkaLog({ brokers: c.log.brokers, clientId: `stream-${c.instance}` }),
       },
       {
         provide: STREAM_INSTANCE,

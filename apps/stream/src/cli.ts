@@ -25,9 +25,14 @@ const line = (event: string, body: object): void => {
 };
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   let config;
   try {
-    config = readConfig(process.argv.slice(2), process.env);
+    config = readConfig(argv, process.env);
   } catch (error) {
     if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);

@@ -4,8 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 
+/** Where the input and output topics live: Kafka, or the file-backed log of the embedded default. */
+export type LogConfig =
+  | { readonly kind: 'kafka'; readonly brokers: readonly string[] }
+  | { readonly kind: 'file'; readonly dir: string };
+
 export interface StreamConfig {
-  readonly brokers: readonly string[];
+  readonly log: LogConfig;
   readonly databaseUrl: string;
   /** Which built-in job: only `keyed-counts` for now. */
   readonly job: 'keyed-counts';
@@ -23,11 +28,12 @@ export interface StreamConfig {
 }
 
 export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input TOPIC [--input TOPIC...]
-              --instance ID [--brokers host:port,...] [--database-url postgres://...]
+              --instance ID [--database-url postgres://...]
+              [--log kafka --brokers host:port,... | --log file --log-dir DIR]
               [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
               [--session-timeout-ms 10000] [--migrate]
               [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
-env: KAFKA_BROKERS, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
+env: KAFKA_BROKERS, FLEET_LOG_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
      (used when the flags are absent)`;
 
 export class ConfigError extends Error {
@@ -54,6 +60,8 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
   const { values } = parseArgs({
     args: [...argv],
     options: {
+      log: { type: 'string', default: 'kafka' },
+      'log-dir': { type: 'string' },
       brokers: { type: 'string' },
       'database-url': { type: 'string' },
       job: { type: 'string', default: 'keyed-counts' },
@@ -70,8 +78,18 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     },
     strict: true,
   });
-  const brokers = (values.brokers ?? env['KAFKA_BROKERS'] ?? '').split(',').filter((b) => b !== '');
-  if (brokers.length === 0) throw new ConfigError('no Kafka brokers: --brokers or KAFKA_BROKERS');
+  let log: LogConfig;
+  if (values.log === 'file') {
+    const dir = values['log-dir'] ?? env['FLEET_LOG_DIR'] ?? '';
+    if (dir === '') throw new ConfigError('--log file needs --log-dir DIR or FLEET_LOG_DIR');
+    log = Object.freeze({ kind: 'file', dir });
+  } else if (values.log === 'kafka') {
+    const brokers = (values.brokers ?? env['KAFKA_BROKERS'] ?? '').split(',').filter((b) => b !== '');
+    if (brokers.length === 0) throw new ConfigError('no Kafka brokers: --brokers or KAFKA_BROKERS');
+    log = Object.freeze({ kind: 'kafka', brokers: Object.freeze(brokers) });
+  } else {
+    throw new ConfigError(`--log must be kafka or file, got ${String(values.log)}`);
+  }
   const databaseUrl = values['database-url'] ?? env['DATABASE_URL'] ?? '';
   if (!/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError('no database: --database-url or DATABASE_URL');
@@ -87,7 +105,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
   if (sessionTimeoutMs <= 2 * heartbeatMs)
     throw new ConfigError('--session-timeout-ms must be more than twice --heartbeat-ms');
   return Object.freeze({
-    brokers: Object.freeze(brokers),
+    log,
     databaseUrl,
     job: 'keyed-counts',
     jobName,

@@ -30,6 +30,8 @@ export interface StreamProc {
 
 export interface ClusterOptions {
   readonly brokers: string;
+  /** Run on the file-backed log in this folder instead of Kafka. */
+  readonly logDir?: string;
   readonly databaseUrl: string;
   readonly jobName: string;
   readonly input: string;
@@ -56,8 +58,7 @@ export function startInstance(id: string, o: ClusterOptions): StreamProc {
     o.input,
     '--instance',
     id,
-    '--brokers',
-    o.brokers,
+    ...(o.logDir === undefined ? ['--brokers', o.brokers] : ['--log', 'file', '--log-dir', o.logDir]),
     '--database-url',
     o.databaseUrl,
     '--checkpoint-ms',
