@@ -11,7 +11,7 @@
  * payload; late rows; outbox rows) proves no duplicate with other content and no gap.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,11 +76,13 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   const input = uniqueTopic(`stream.failover.${name}`);
   const outbox = uniqueTopic(`stream.failover.${name}.out`);
   let logDir: string | undefined;
+  let stateDir: string | undefined;
   let topicAdmin = admin;
   let topicProducer = producer;
   if (kind === 'file') {
     logDir = await mkdtemp(join(tmpdir(), 'stream-failover-log-'));
-    dirs.push(logDir);
+    stateDir = `${logDir}-state`;
+    dirs.push(logDir, stateDir);
     const fileLog = createFileLog({ dir: logDir });
     topicAdmin = fileLog.admin();
     topicProducer = fileLog.producer();
@@ -95,7 +97,9 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   ]);
   const base = {
     brokers: inject('kafkaBrokers'),
+    // The embedded default: the file-backed log and keyed state in LevelDB on local disk.
     ...(logDir === undefined ? {} : { logDir }),
+    ...(stateDir === undefined ? {} : { stateDir }),
     databaseUrl: db.url,
     input,
     outboxTopic: outbox,
@@ -111,6 +115,7 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
     start,
     admin: topicAdmin,
     producer: topicProducer,
+    stateDir,
     job: `${name}_${RUN}`,
     ref: `ref_${name}_${RUN}`,
   };
@@ -119,7 +124,13 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
 type Scenario = Awaited<ReturnType<typeof setup>>;
 
 /** Runs the failure-free reference (one instance) and compares everything committed. */
-async function expectSameAsReference({ start, input, admin, job, ref }: Scenario): Promise<void> {
+async function expectSameAsReference({
+  start,
+  input,
+  admin,
+  job,
+  ref,
+}: Pick<Scenario, 'start' | 'input' | 'admin' | 'job' | 'ref'>): Promise<void> {
   const one = start(`${ref}-0`, ref);
   await waitCaughtUp(pool, admin, ref, input, 90_000);
   await stopInstance(one);
@@ -180,8 +191,13 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
     await killScenario(await setup('kill'));
   }, 200_000);
 
-  it('the same on the file-backed log of the embedded default (instances are processes sharing its folder)', async () => {
-    await killScenario(await setup('filekill', 'file'));
+  it('the same on the embedded default: file-backed log (one folder, shared by the processes), state in LevelDB', async () => {
+    const scenario = await setup('filekill', 'file');
+    await killScenario(scenario);
+    // Every instance kept its keyed state in a LevelDB folder of its own.
+    expect((await readdir(scenario.stateDir ?? '')).sort()).toEqual(
+      expect.arrayContaining(['a-1', 'b-1', 'c-1']),
+    );
   }, 200_000);
 
   it('rescaling 1 -> 3 -> 2 instances mid-stream gives the reference outputs', async () => {
@@ -212,7 +228,7 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
     );
     expect(owners.rows.map((r) => r.owner).sort()).toEqual(['r-1', 'r-3']);
     await Promise.all([stopInstance(first), stopInstance(third)]);
-    await expectSameAsReference({ input, start, admin, producer, job, ref });
+    await expectSameAsReference({ input, start, admin, job, ref });
   }, 200_000);
 
   it('an instance frozen with SIGSTOP past its session timeout cannot commit after SIGCONT', async () => {
@@ -268,6 +284,6 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
       [job],
     );
     expect(zombie.rows[0]?.n).toBe(0);
-    await expectSameAsReference({ input, start, admin, producer, job, ref });
+    await expectSameAsReference({ input, start, admin, job, ref });
   }, 200_000);
 });

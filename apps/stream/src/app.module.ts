@@ -14,7 +14,7 @@ import type { DynamicModule, Provider } from '@nestjs/common';
 import { createPool } from '@fleet/db';
 import { createFileLog, createKafkaLog, type Log } from '@fleet/log';
 import { startOpsServer, type OpsServer } from '@fleet/ops';
-import { createMemoryBackend } from '@fleet/state';
+import { createLevelBackend, createMemoryBackend } from '@fleet/state';
 import { StreamInstance } from '@fleet/stream-runtime';
 import type { StreamConfig } from './config.js';
 import { keyedCountsJob, type CountInput } from './jobs/keyed-counts.js';
@@ -108,7 +108,10 @@ export class StreamAppModule {
             instance: c.instance,
             log,
             pool,
-            backend: createMemoryBackend(),
+            // A partition's local state is dropped and rebuilt from its checkpoint on every claim,
+            // so a LevelDB folder never holds state this instance does not own.
+            backend:
+              c.state.kind === 'leveldb' ? createLevelBackend({ dir: c.state.dir }) : createMemoryBackend(),
             checkpointIntervalMs: c.checkpointIntervalMs,
             heartbeatMs: c.heartbeatMs,
             sessionTimeoutMs: c.sessionTimeoutMs,

@@ -9,8 +9,12 @@ export type LogConfig =
   | { readonly kind: 'kafka'; readonly brokers: readonly string[] }
   | { readonly kind: 'file'; readonly dir: string };
 
+/** Where keyed state lives between checkpoints: memory, or LevelDB on local disk (larger than memory). */
+export type StateConfig = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly dir: string };
+
 export interface StreamConfig {
   readonly log: LogConfig;
+  readonly state: StateConfig;
   readonly databaseUrl: string;
   /** Which built-in job: only `keyed-counts` for now. */
   readonly job: 'keyed-counts';
@@ -30,10 +34,11 @@ export interface StreamConfig {
 export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input TOPIC [--input TOPIC...]
               --instance ID [--database-url postgres://...]
               [--log kafka --brokers host:port,... | --log file --log-dir DIR]
+              [--state memory | --state leveldb --state-dir DIR]
               [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
               [--session-timeout-ms 10000] [--migrate]
               [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
-env: KAFKA_BROKERS, FLEET_LOG_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
+env: KAFKA_BROKERS, FLEET_LOG_DIR, FLEET_STREAM_STATE_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
      (used when the flags are absent)`;
 
 export class ConfigError extends Error {
@@ -62,6 +67,8 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     options: {
       log: { type: 'string', default: 'kafka' },
       'log-dir': { type: 'string' },
+      state: { type: 'string', default: 'memory' },
+      'state-dir': { type: 'string' },
       brokers: { type: 'string' },
       'database-url': { type: 'string' },
       job: { type: 'string', default: 'keyed-counts' },
@@ -93,6 +100,16 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
   const databaseUrl = values['database-url'] ?? env['DATABASE_URL'] ?? '';
   if (!/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError('no database: --database-url or DATABASE_URL');
+  let state: StateConfig;
+  if (values.state === 'leveldb') {
+    const dir = values['state-dir'] ?? env['FLEET_STREAM_STATE_DIR'] ?? '';
+    if (dir === '') throw new ConfigError('--state leveldb needs --state-dir DIR or FLEET_STREAM_STATE_DIR');
+    state = Object.freeze({ kind: 'leveldb', dir });
+  } else if (values.state === 'memory') {
+    state = Object.freeze({ kind: 'memory' });
+  } else {
+    throw new ConfigError(`--state must be memory or leveldb, got ${String(values.state)}`);
+  }
   if (values.job !== 'keyed-counts') throw new ConfigError(`unknown job ${String(values.job)}`);
   const jobName = values['job-name'] ?? '';
   if (!/^[a-z][a-z0-9_]*$/.test(jobName)) throw new ConfigError('--job-name must match [a-z][a-z0-9_]*');
@@ -106,6 +123,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     throw new ConfigError('--session-timeout-ms must be more than twice --heartbeat-ms');
   return Object.freeze({
     log,
+    state,
     databaseUrl,
     job: 'keyed-counts',
     jobName,

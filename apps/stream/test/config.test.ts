@@ -34,6 +34,23 @@ describe('stream configuration', () => {
     );
   });
 
+  it('keeps state in memory by default, or in LevelDB in a folder', () => {
+    const kafka = [...base, '--brokers', 'a:1'];
+    expect(readConfig(kafka, env).state).toEqual({ kind: 'memory' });
+    expect(
+      readConfig([...kafka, '--state', 'leveldb', '--state-dir', '/var/lib/fleet/state'], env).state,
+    ).toEqual({
+      kind: 'leveldb',
+      dir: '/var/lib/fleet/state',
+    });
+    expect(() => readConfig([...kafka, '--state', 'leveldb'], env)).toThrow(
+      /--state leveldb needs --state-dir DIR or FLEET_STREAM_STATE_DIR/,
+    );
+    expect(() => readConfig([...kafka, '--state', 'rocks'], env)).toThrow(
+      /--state must be memory or leveldb, got rocks/,
+    );
+  });
+
   it('refuses a session timeout that is not more than twice the heartbeat', () => {
     expect(() =>
       readConfig(

@@ -4,7 +4,7 @@
  * produced at a steady pace, and readers of what the instances committed to PostgreSQL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { createPool } from '@fleet/db';
@@ -32,6 +32,8 @@ export interface ClusterOptions {
   readonly brokers: string;
   /** Run on the file-backed log in this folder instead of Kafka. */
   readonly logDir?: string;
+  /** Keep keyed state in LevelDB, in a folder per instance below this one. */
+  readonly stateDir?: string;
   readonly databaseUrl: string;
   readonly jobName: string;
   readonly input: string;
@@ -59,6 +61,7 @@ export function startInstance(id: string, o: ClusterOptions): StreamProc {
     '--instance',
     id,
     ...(o.logDir === undefined ? ['--brokers', o.brokers] : ['--log', 'file', '--log-dir', o.logDir]),
+    ...(o.stateDir === undefined ? [] : ['--state', 'leveldb', '--state-dir', join(o.stateDir, id)]),
     '--database-url',
     o.databaseUrl,
     '--checkpoint-ms',
