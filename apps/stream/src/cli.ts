@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import { subscribe } from 'node:diagnostics_channel';
 import { NestFactory } from '@nestjs/core';
 import { createPool, migrate } from '@fleet/db';
-import { RUNTIME_CHANNELS } from '@fleet/stream-runtime';
+import { BROADCAST_CHANNELS, RUNTIME_CHANNELS } from '@fleet/stream-runtime';
 import { STREAM_RUNNER, StreamAppModule, type StreamRunner } from './app.module.js';
 import { ConfigError, readConfig, USAGE } from './config.js';
 
@@ -42,6 +42,9 @@ async function main(): Promise<number> {
   }
   for (const [event, name] of Object.entries(RUNTIME_CHANNELS)) {
     subscribe(name, (message) => line(event, message as object));
+  }
+  for (const [event, name] of Object.entries(BROADCAST_CHANNELS)) {
+    subscribe(name, (message) => line(`broadcast-${event}`, message as object));
   }
   if (config.migrate) {
     const pool = createPool({

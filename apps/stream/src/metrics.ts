@@ -5,6 +5,8 @@
  *   - per owned partition, read at scrape time from `StreamInstance.status()` (lag, watermark,
  *     keys, late samples, timers, checkpoint age) and `pendingOutbox()`: a partition that is no
  *     longer owned simply has no series at the next scrape;
+ *   - per broadcast state (the job's compacted metadata topics), from `broadcastStatus()`: entries,
+ *     updates, deletes, malformed records skipped, lag behind the topic's end, and readiness;
  *   - the runtime's `node:diagnostics_channel` events (checkpoint, restore, fenced, error) for
  *     histograms and counters; a revoked partition's event series are removed on the assignment
  *     event that revokes it.
@@ -16,6 +18,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
   RUNTIME_CHANNELS,
   type AssignmentEvent,
+  type BroadcastStatus,
   type CheckpointEvent,
   type FencedEvent,
   type PartitionStatus,
@@ -28,6 +31,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface StreamMetricsSource {
   status(): PartitionStatus[];
   pendingOutbox(): Promise<Map<number, number>>;
+  /** The job's broadcast states (robot metadata); absent or empty: no broadcast series. */
+  broadcastStatus?(): BroadcastStatus;
 }
 
 export interface StreamMetricsOptions {
@@ -185,6 +190,55 @@ export function createStreamMetrics(options: StreamMetricsOptions): StreamMetric
       const pending = await source.pendingOutbox();
       this.reset();
       for (const [partition, n] of pending) this.set({ job, partition: String(partition) }, n);
+    },
+  });
+
+  const broadcast = (): BroadcastStatus | undefined => source.broadcastStatus?.();
+  new Gauge({
+    name: 'fleet_stream_broadcast_ready',
+    help: 'Whether the start-up read of every broadcast topic to its end is done (keyed partitions wait for it)',
+    labelNames: ['job'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const b = broadcast();
+      if (b !== undefined && Object.keys(b.states).length > 0) this.set({ job }, b.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'fleet_stream_broadcast_entries',
+    help: 'Entries held by a broadcast state (e.g. robots with metadata)',
+    labelNames: ['job', 'state', 'topic'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [state, m] of Object.entries(broadcast()?.states ?? {}))
+        this.set({ job, state, topic: m.topic }, m.entries);
+    },
+  });
+  new Counter({
+    name: 'fleet_stream_broadcast_records_total',
+    help: 'Broadcast records read, by outcome: update (put), delete (tombstone), malformed (skipped, reported)',
+    labelNames: ['job', 'state', 'outcome'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [state, m] of Object.entries(broadcast()?.states ?? {})) {
+        this.inc({ job, state, outcome: 'update' }, m.updates);
+        this.inc({ job, state, outcome: 'delete' }, m.deletes);
+        this.inc({ job, state, outcome: 'malformed' }, m.malformed);
+      }
+    },
+  });
+  new Gauge({
+    name: 'fleet_stream_broadcast_lag_records',
+    help: 'Records behind the end of a broadcast topic, summed over its partitions',
+    labelNames: ['job', 'topic'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [topic, lag] of Object.entries(broadcast()?.lag ?? {}))
+        this.set({ job, topic }, Number(lag));
     },
   });
 

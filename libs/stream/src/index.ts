@@ -4,6 +4,7 @@
  * Semantics and an example job: libs/stream/README.md.
  */
 export * from './errors.js';
+export * from './broadcast/index.js';
 export * from './job.js';
 export * from './operators/api.js';
 export * from './operators/cep.js';

@@ -2,6 +2,7 @@
  * What a job is to the runtime: how records of its input topics become keyed, timestamped elements
  * (timestamp extraction belongs to the job), and the operators those elements go through.
  */
+import type { BroadcastDescriptor } from './broadcast/state.js';
 import type { Operator } from './operators/api.js';
 
 /** One source record as the partition task receives it (the runtime decodes nothing itself). */
@@ -30,6 +31,11 @@ export interface Job<E> {
   /** Decodes one record; must be deterministic (a replay must read the same elements). */
   read(record: TaskRecord, out: InputSink<E>): void;
   readonly operators: readonly Operator<E, unknown>[];
+  /**
+   * Broadcast states (compacted topics, e.g. robot metadata) every operator reads through
+   * `ctx.broadcast(descriptor)`; not checkpointed (see ./broadcast/state.ts).
+   */
+  readonly broadcast?: readonly BroadcastDescriptor<unknown>[];
 }
 
 /** Declares a job (identity function that fixes the element type for inference). */
@@ -37,6 +43,7 @@ export function defineJob<E>(job: {
   name: string;
   read(record: TaskRecord, out: InputSink<E>): void;
   operators: readonly Operator<E, unknown>[];
+  broadcast?: readonly BroadcastDescriptor<unknown>[];
 }): Job<E> {
   return job as Job<E>;
 }

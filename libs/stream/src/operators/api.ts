@@ -11,6 +11,7 @@ import type {
   StateDescriptor,
   ValueState,
 } from '@fleet/state';
+import type { BroadcastChange, BroadcastDescriptor } from '../broadcast/state.js';
 import type { TimeDomain } from '../timers/timer-service.js';
 
 /** State handles of the current key (a thin view of the partition's KeyGroupState). */
@@ -37,7 +38,10 @@ export interface TimerRegistry {
 export interface Context<O> {
   /** The current key (robot id). */
   readonly key: string;
-  /** Event time of the element, or the timestamp of the firing timer. */
+  /**
+   * Event time of the element, the timestamp of the firing timer, or in `onBroadcast` the
+   * broadcast record's log timestamp.
+   */
   readonly timestamp: number;
   /** The key's watermark E(key) (README, "Semantics"), before this element was counted. */
   readonly watermark: number;
@@ -54,6 +58,14 @@ export interface Context<O> {
   emit(value: O, idSuffix?: string): void;
   /** Emits to a named side output; id `<job>/<operator>/<tag>/<key>/<idSuffix>` (same default). */
   sideOutput(tag: string, value: unknown, idSuffix?: string): void;
+  /**
+   * A broadcast state of the job (declared in its `broadcast`), as of now: read-only, shared by
+   * every key and partition, not checkpointed. `BAD_CONFIG` for a state the job did not declare.
+   *
+   * @example
+   *   const zone = ctx.broadcast(robotMeta).get(ctx.key)?.zone;
+   */
+  broadcast<V>(descriptor: BroadcastDescriptor<V>): ReadonlyMap<string, V>;
 }
 
 export interface ElementContext<O> extends Context<O> {
@@ -68,6 +80,15 @@ export interface TimerContext<O> extends Context<O> {
 export interface KeyedProcessFunction<E, O> {
   processElement(value: E, ctx: ElementContext<O>): void;
   onTimer?(timestamp: number, ctx: TimerContext<O>): void;
+  /**
+   * Optional: a broadcast entry changed (put or tombstone) whose key is a key this partition has
+   * seen (broadcast keys are robot ids, like the stream's). Runs as that key: its state, timers and
+   * emits (default id suffix `b<timestamp>.<n>`, timestamp = the record's log timestamp). Entries
+   * under other keys (sites, zones) call nothing; operators read them at their next element.
+   * Not called while an instance first reads the topic, nor for a task restored afterwards: such
+   * a task sees the state as it is, not the changes that built it.
+   */
+  onBroadcast?(change: BroadcastChange, ctx: Context<O>): void;
 }
 
 /**

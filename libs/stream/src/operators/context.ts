@@ -11,6 +11,7 @@ import type {
   StateDescriptor,
   ValueState,
 } from '@fleet/state';
+import type { BroadcastDescriptor, BroadcastStore } from '../broadcast/state.js';
 import type { TaskOutput } from '../task/outputs.js';
 import type { TimeDomain, TimerService } from '../timers/timer-service.js';
 import type { ElementContext, KeyedState, TimerContext, TimerRegistry } from './api.js';
@@ -25,7 +26,7 @@ export class OperatorContext
   processingTime = 0;
   late = false;
   domain: TimeDomain = 'event';
-  /** 'e' for an element, 't' for a timer: the default id suffix prefix. */
+  /** 'e' for an element, 't' for a timer, 'b' for a broadcast change: the default id suffix prefix. */
   private cause = 'e';
   private emitted = 0;
   private readonly idPrefix: string;
@@ -37,6 +38,7 @@ export class OperatorContext
     private readonly kgs: KeyGroupState,
     readonly timerService: TimerService,
     private readonly out: TaskOutput[],
+    private readonly broadcasts: BroadcastStore,
   ) {
     this.idPrefix = `${job}/${operator}/`;
   }
@@ -49,14 +51,8 @@ export class OperatorContext
     late: boolean,
     now: number,
   ): void {
-    this.index = index;
-    this.key = key;
-    this.timestamp = timestamp;
-    this.watermark = watermark;
+    this.enter('e', index, key, timestamp, watermark, now);
     this.late = late;
-    this.processingTime = now;
-    this.cause = 'e';
-    this.emitted = 0;
   }
 
   forTimer(
@@ -67,14 +63,29 @@ export class OperatorContext
     domain: TimeDomain,
     now: number,
   ): void {
+    this.enter('t', index, key, timestamp, watermark, now);
+    this.domain = domain;
+  }
+
+  forBroadcast(index: number, key: string, timestamp: number, watermark: number, now: number): void {
+    this.enter('b', index, key, timestamp, watermark, now);
+  }
+
+  private enter(
+    cause: string,
+    index: number,
+    key: string,
+    timestamp: number,
+    watermark: number,
+    now: number,
+  ): void {
+    this.cause = cause;
     this.index = index;
     this.key = key;
     this.timestamp = timestamp;
     this.watermark = watermark;
     this.late = false;
-    this.domain = domain;
     this.processingTime = now;
-    this.cause = 't';
     this.emitted = 0;
   }
 
@@ -111,6 +122,10 @@ export class OperatorContext
       timestamp: this.timestamp,
       value,
     });
+  }
+
+  broadcast<V>(descriptor: BroadcastDescriptor<V>): ReadonlyMap<string, V> {
+    return this.broadcasts.view(descriptor);
   }
 
   // --- KeyedState -----------------------------------------------------------------------------

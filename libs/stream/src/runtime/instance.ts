@@ -6,6 +6,13 @@
  *   tickMs; checkpoint every checkpointIntervalMs } -> on revocation or close: final checkpoint,
  *   release.
  *
+ * Broadcast topics (the job's `broadcast` states, e.g. robot metadata): the same reader also holds
+ * EVERY partition of each, from its beginning. Before the instance joins the membership (so before
+ * it claims and processes any keyed partition) it reads them to the end offsets they had when it
+ * started, so a restored task sees metadata at least as new as its previous owner did; then it
+ * follows them in the same loop, applying a poll's broadcast batches before its keyed ones. Broadcast
+ * state is not checkpointed: the compacted topic is its durable form, read again by every instance.
+ *
  * Input topics are co-partitioned: partition p of every input topic feeds the task of partition p.
  * A checkpoint is one PostgreSQL transaction per partition guarded by the claim's epoch
  * ({@link PgCheckpointStore.commit}); after commits the outbox publisher sends new outbox rows to
@@ -24,6 +31,8 @@
  */
 import type { Log, LogAdmin, LogProducer, LogReader, RecordBatch, TopicPartitionOffset } from '@fleet/log';
 import type { KeyGroupState, StateBackend } from '@fleet/state';
+import { broadcastReadyChannel, type BroadcastReadyEvent } from '../broadcast/diagnostics.js';
+import { BroadcastStore, type BroadcastChange, type BroadcastMetrics } from '../broadcast/state.js';
 import type { DbPool as Pool } from './db-types.js';
 import type { Job, TaskRecord } from '../job.js';
 import type { EventTimeOptions } from '../time/config.js';
@@ -113,6 +122,15 @@ export interface PartitionStatus {
   readonly task: TaskMetrics;
 }
 
+/** The instance's broadcast states: per state, its figures; per topic, records behind its end. */
+export interface BroadcastStatus {
+  /** The start-up read to the end offsets is done (keyed partitions are processed only after). */
+  readonly ready: boolean;
+  readonly states: Readonly<Record<string, BroadcastMetrics>>;
+  /** Per broadcast topic, summed over its partitions, as of the last fetched batch of each. */
+  readonly lag: Readonly<Record<string, bigint>>;
+}
+
 const decoder = new TextDecoder();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -142,6 +160,11 @@ export class StreamInstance<E> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private running: Promise<void> | undefined;
+  private readonly broadcasts: BroadcastStore;
+  private readonly broadcastTopics: ReadonlySet<string>;
+  private broadcastReady = false;
+  /** `topic\0partition` -> high watermark - next offset, of broadcast partitions. */
+  private readonly broadcastLag = new Map<string, bigint>();
 
   constructor(private readonly options: StreamInstanceOptions<E>) {
     this.id = options.instance;
@@ -153,6 +176,8 @@ export class StreamInstance<E> {
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.tickMs = options.tickMs ?? 1000;
     this.lagRefreshMs = options.lagRefreshMs ?? 5000;
+    this.broadcasts = new BroadcastStore(this.job.job.broadcast ?? []);
+    this.broadcastTopics = new Set(this.broadcasts.topics);
   }
 
   /** Runs until {@link close}; rejects on an error that is not the partition's to absorb. */
@@ -191,6 +216,17 @@ export class StreamInstance<E> {
     });
   }
 
+  /** The broadcast states held: entries, updates, deletes, malformed records skipped, lag. */
+  broadcastStatus(): BroadcastStatus {
+    const lag: Record<string, bigint> = {};
+    for (const topic of this.broadcastTopics) lag[topic] = 0n;
+    for (const [k, l] of this.broadcastLag) {
+      const topic = k.slice(0, k.indexOf('\u0000'));
+      lag[topic] = (lag[topic] ?? 0n) + l;
+    }
+    return { ready: this.broadcastReady, states: this.broadcasts.metrics(), lag };
+  }
+
   /** Outbox rows not yet published, per owned partition (one query; owned partitions with none: 0). */
   async pendingOutbox(): Promise<Map<number, number>> {
     const partitions = [...this.owned.keys()];
@@ -203,6 +239,10 @@ export class StreamInstance<E> {
     this.admin = this.options.log.admin();
     try {
       const partitionCount = await this.partitionCount(this.admin);
+      this.reader = this.options.log.reader({ maxWaitMs: this.options.pollMaxWaitMs ?? 200 });
+      // Before joining: no keyed partition is claimed (and held idle) while this runs.
+      await this.readBroadcastToEnd(this.admin, this.reader);
+      if (this.closing) return;
       this.membership =
         this.options.membership ??
         new PgLeaseMembership(this.options.pool, {
@@ -211,7 +251,6 @@ export class StreamInstance<E> {
           partitionCount,
           sessionTimeoutMs: this.sessionTimeoutMs,
         });
-      this.reader = this.options.log.reader({ maxWaitMs: this.options.pollMaxWaitMs ?? 200 });
       await this.beat();
       this.heartbeatTimer = setInterval(() => void this.beat(), this.heartbeatMs);
       let lastTick = this.clock.now();
@@ -272,11 +311,79 @@ export class StreamInstance<E> {
     }
   }
 
+  /**
+   * Assigns the reader to every partition of every broadcast topic at its begin offset and polls
+   * until each is at or past the end offset it had now (compaction gaps and transaction markers
+   * move the position too). Keyed records cannot arrive: none is assigned yet.
+   */
+  private async readBroadcastToEnd(admin: LogAdmin, reader: LogReader): Promise<void> {
+    const started = performance.now();
+    const topics = this.broadcasts.topics;
+    const positions: TopicPartitionOffset[] = [];
+    const target = new Map<string, bigint>();
+    for (const topic of topics) {
+      const [begin, end] = await Promise.all([admin.beginOffsets(topic), admin.endOffsets(topic)]);
+      end.forEach((e, partition) => {
+        const offset = begin[partition] ?? 0n;
+        positions.push({ topic, partition, offset });
+        if (e > offset) target.set(`${topic}\u0000${partition}`, e);
+      });
+    }
+    reader.assign(positions);
+    let records = 0;
+    while (!this.closing) {
+      for (const p of reader.position()) {
+        const end = target.get(`${p.topic}\u0000${p.partition}`);
+        if (end !== undefined && p.offset >= end) target.delete(`${p.topic}\u0000${p.partition}`);
+      }
+      if (target.size === 0) break;
+      let batches: readonly RecordBatch[] = [];
+      try {
+        batches = await reader.poll();
+      } catch (error) {
+        if (!isRetriable(error)) throw error;
+        this.report('broadcast', error);
+        await sleep(200);
+      }
+      for (const batch of batches) records += this.applyBroadcast(batch).length;
+    }
+    if (this.closing) return;
+    this.broadcastReady = true;
+    if (topics.length === 0) return;
+    const entries: Record<string, number> = {};
+    for (const [name, m] of Object.entries(this.broadcasts.metrics())) entries[name] = m.entries;
+    const event: BroadcastReadyEvent = {
+      job: this.job.job.name,
+      instance: this.id,
+      records,
+      entries,
+      durationMs: performance.now() - started,
+    };
+    broadcastReadyChannel.publish(event);
+  }
+
+  /** Applies a batch of a broadcast topic to the shared store; returns what changed. */
+  private applyBroadcast(batch: RecordBatch): BroadcastChange[] {
+    this.broadcastLag.set(`${batch.topic}\u0000${batch.partition}`, batch.highWatermark - batch.nextOffset);
+    const changes: BroadcastChange[] = [];
+    for (const r of batch.records) for (const c of this.broadcasts.apply(r)) changes.push(c);
+    return changes;
+  }
+
   private async partitionCount(admin: LogAdmin): Promise<number> {
     const counts = await Promise.all(this.job.inputs.map((t) => admin.partitionCount(t)));
     const first = counts[0];
     if (first === undefined)
       throw new RuntimeError('BAD_TOPICS', 'a job needs at least one input topic', false, true);
+    const shared = this.job.inputs.filter((t) => this.broadcastTopics.has(t));
+    if (shared.length > 0) {
+      throw new RuntimeError(
+        'BAD_TOPICS',
+        `${shared.join(', ')} cannot be both a keyed input and a broadcast topic`,
+        false,
+        true,
+      );
+    }
     if (counts.some((c) => c !== first)) {
       throw new RuntimeError(
         'BAD_TOPICS',
@@ -357,6 +464,7 @@ export class StreamInstance<E> {
       partition: claim.partition,
       state,
       clock: this.clock,
+      broadcast: this.broadcasts,
     });
     if (stored.taskState !== undefined) {
       await task.restore({ entries: stored.entries, taskState: stored.taskState, offsets: stored.offsets });
@@ -393,18 +501,30 @@ export class StreamInstance<E> {
     return positions;
   }
 
-  /** Reader assignment = owned partitions: kept ones at their current position, new ones as given. */
+  /**
+   * Reader assignment = owned partitions and every broadcast partition: kept ones at their current
+   * position, new ones as given.
+   */
   private reassign(newPositions: readonly TopicPartitionOffset[]): void {
     const reader = this.reader as LogReader;
     const next = new Map<string, TopicPartitionOffset>();
     for (const p of reader.position())
-      if (this.owned.has(p.partition)) next.set(`${p.topic}\u0000${p.partition}`, p);
+      if (this.owned.has(p.partition) || this.broadcastTopics.has(p.topic))
+        next.set(`${p.topic}\u0000${p.partition}`, p);
     for (const p of newPositions) next.set(`${p.topic}\u0000${p.partition}`, p);
     reader.assign([...next.values()]);
   }
 
   private async process(batches: readonly RecordBatch[]): Promise<void> {
+    // Broadcast batches first: keyed records of this poll see the newest metadata it brought.
+    const changes: BroadcastChange[] = [];
     for (const batch of batches) {
+      if (!this.broadcastTopics.has(batch.topic)) continue;
+      for (const c of this.applyBroadcast(batch)) changes.push(c);
+    }
+    if (changes.length > 0) await this.notifyBroadcast(changes);
+    for (const batch of batches) {
+      if (this.broadcastTopics.has(batch.topic)) continue;
       this.lag.set(`${batch.topic}\u0000${batch.partition}`, batch.highWatermark - batch.nextOffset);
       const o = this.owned.get(batch.partition);
       if (o === undefined || batch.records.length === 0) continue;
@@ -419,6 +539,17 @@ export class StreamInstance<E> {
       for (const r of records) if (r.key !== null) keys.add(r.key);
       await o.state.prefetch(keys);
       o.task.process(records);
+    }
+  }
+
+  /** Runs `onBroadcast` in every owned task that has seen a changed key (after prefetching it). */
+  private async notifyBroadcast(changes: readonly BroadcastChange[]): Promise<void> {
+    for (const o of [...this.owned.values()]) {
+      const mine = changes.filter((c) => o.task.keyWatermark(c.key) !== undefined);
+      if (mine.length === 0) continue;
+      await o.state.prefetch(new Set(mine.map((c) => c.key)));
+      if (this.owned.get(o.claim.partition) !== o) continue;
+      for (const c of mine) o.task.onBroadcast(c);
     }
   }
 

@@ -2,6 +2,7 @@
  * The partition task: the unit the runtime drives, one per (job, partition = key group).
  *
  *   runtime loop:  task.process(records)        records of all input topics, in arrival order
+ *                  task.onBroadcast(change)     after the shared BroadcastStore applied a record
  *                  task.onProcessingTime()      periodically (processing-time timers, idleness)
  *                  task.checkpoint()            state changes + outputs + offsets + task state
  *   on assignment: task.restore(point)          into a fresh task, then seek to point.offsets
@@ -10,6 +11,7 @@
  * `state.prefetch(keys)` before `process` (see the README for what is not prefetched yet).
  */
 import type { KeyGroupState, StateChange } from '@fleet/state';
+import { BroadcastStore, type BroadcastChange } from '../broadcast/state.js';
 import { NAME_PATTERN, StreamError } from '../errors.js';
 import type { InputSink, Job, TaskRecord } from '../job.js';
 import type { KeyedProcessFunction, OperatorStore } from '../operators/api.js';
@@ -31,6 +33,11 @@ export interface PartitionTaskOptions extends EventTimeOptions {
   /** This partition's key group, opened from the job's backend. */
   readonly state: KeyGroupState;
   readonly clock: Clock;
+  /**
+   * The job's broadcast states, shared by the process's tasks and applied by their owner (the
+   * instance, the test driver). Default: an empty store of the job's `broadcast` descriptors.
+   */
+  readonly broadcast?: BroadcastStore;
 }
 
 /** JSON-safe task state stored with each checkpoint (replaced whole, not incremental). */
@@ -139,6 +146,11 @@ export class PartitionTask<E> implements InputSink<E> {
     this.clock = options.clock;
     this.now = this.clock.now();
     this.watermarks = new WatermarkTracker(this.keys, this.config);
+    const broadcasts = options.broadcast ?? new BroadcastStore(job.broadcast ?? []);
+    for (const d of job.broadcast ?? []) {
+      if (!broadcasts.declares(d))
+        throw new StreamError('BAD_CONFIG', `the task's broadcast store lacks ${d.name} (${d.topic})`);
+    }
     const names = new Set<string>();
     this.slots = job.operators.map((op) => {
       if (!NAME_PATTERN.test(op.name))
@@ -159,6 +171,7 @@ export class PartitionTask<E> implements InputSink<E> {
           this.state,
           timers,
           this.outputs,
+          broadcasts,
         ),
       };
     });
@@ -195,6 +208,28 @@ export class PartitionTask<E> implements InputSink<E> {
     if (now > this.now) this.now = now;
     this.fireProcessingTimers();
     this.advanceWatermark();
+  }
+
+  /**
+   * Runs the operators' `onBroadcast` for a change the shared store has applied, as the change's
+   * key, if this task has seen that key (otherwise nothing: there is no state of it here).
+   */
+  onBroadcast(change: BroadcastChange): void {
+    const i = this.keys.find(change.key);
+    if (i === undefined) return;
+    this.tick();
+    const key = this.keys.name(i);
+    const e = this.watermarks.effective(i);
+    this.state.setTime(e);
+    const slots = this.slots;
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s] as Slot;
+      if (slot.fn.onBroadcast === undefined) continue;
+      slot.ctx.forBroadcast(i, key, change.timestamp, e, this.now);
+      slot.fn.onBroadcast(change, slot.ctx);
+    }
+    // An event-time timer the hook registered behind the key's watermark is due now.
+    this.fireKeyEventTimers(i);
   }
 
   // --- InputSink (called by job.read) ----------------------------------------------------------

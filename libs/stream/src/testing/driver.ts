@@ -9,8 +9,18 @@
  * expect(t.results('status_1m')).toMatchObject([{ key: 'r-1', kind: 'provisional', revision: 0 }]);
  * t.advanceProcessingTime('2m');                  // idle partition: the watermark follows the clock
  * await t.checkpointAndRestore();                 // state, timers and watermarks survive
+ *
+ * // Broadcast state: a record of the job's compacted topic, applied at a simulated time.
+ * t.broadcast(robotMeta, 'r-1', '{"zone":"A"}', { at: '10:05' });   // given r-1 is in zone A
+ * t.broadcast(robotMeta, 'r-1', null);                              // tombstone: r-1 is gone
  */
 import { createMemoryBackend, type StateChange } from '@fleet/state';
+import {
+  BroadcastStore,
+  type BroadcastChange,
+  type BroadcastDescriptor,
+  type BroadcastMetrics,
+} from '../broadcast/state.js';
 import type { Job, TaskRecord } from '../job.js';
 import type { EventTimeOptions } from '../time/config.js';
 import { PartitionTask, type TaskCheckpoint, type TaskMetrics } from '../task/partition-task.js';
@@ -35,6 +45,16 @@ export interface SendOptions {
   readonly topic?: string;
 }
 
+export interface BroadcastOptions {
+  /**
+   * Processing time of the update: the clock first advances to it (ms, or a string for `at()`),
+   * ticking as `advanceProcessingTime` does. Never backwards. Default: now.
+   */
+  readonly at?: number | string;
+}
+
+const utf8 = new TextEncoder();
+
 export class JobDriver<E> {
   private clockNow: number;
   private readonly clock = { now: () => this.clockNow };
@@ -45,6 +65,9 @@ export class JobDriver<E> {
   private readonly store = new Map<string, StateChange>();
   private readonly tickMs: number;
   private readonly topic: string;
+  /** The job's broadcast states: the driver plays the instance that follows the topics. */
+  private readonly broadcasts: BroadcastStore;
+  private readonly broadcastOffsets = new Map<string, bigint>();
 
   private constructor(
     private readonly job: Job<E>,
@@ -55,6 +78,7 @@ export class JobDriver<E> {
     this.clockNow = now;
     this.tickMs = options.tickMs ?? 1000;
     this.topic = options.topic ?? 'telemetry';
+    this.broadcasts = new BroadcastStore(job.broadcast ?? []);
   }
 
   static async create<E>(job: Job<E>, options: DriverOptions = {}): Promise<JobDriver<E>> {
@@ -105,6 +129,43 @@ export class JobDriver<E> {
   online(key: string): this {
     this.taskInstance.markOnline(key);
     return this;
+  }
+
+  /**
+   * Publishes one record to a broadcast state's compacted topic, as the runtime would read it: the
+   * descriptor decodes `value` (a string is sent as its UTF-8 bytes; null is a tombstone), the
+   * shared state changes, then the operators' `onBroadcast` runs for a key the task has seen.
+   * A record the decoder rejects is counted (`broadcastMetrics()`) and skipped.
+   */
+  broadcast<V>(
+    descriptor: BroadcastDescriptor<V>,
+    key: string,
+    value: Uint8Array | string | null,
+    options: BroadcastOptions = {},
+  ): this {
+    if (options.at !== undefined) {
+      const t = typeof options.at === 'number' ? options.at : at(options.at);
+      if (t < this.clockNow) throw new RangeError(`broadcast at ${t} is before now (${this.clockNow})`);
+      this.advanceProcessingTime(t - this.clockNow);
+    }
+    this.broadcasts.view(descriptor); // BAD_CONFIG for a state the job does not declare
+    const offset = this.broadcastOffsets.get(descriptor.topic) ?? 0n;
+    this.broadcastOffsets.set(descriptor.topic, offset + 1n);
+    const changes: BroadcastChange[] = this.broadcasts.apply({
+      topic: descriptor.topic,
+      partition: 0,
+      offset,
+      key: utf8.encode(key),
+      value: typeof value === 'string' ? utf8.encode(value) : value,
+      timestamp: this.clockNow,
+    });
+    for (const change of changes) this.taskInstance.onBroadcast(change);
+    return this;
+  }
+
+  /** Per broadcast state: entries held, updates, deletes and malformed (skipped) records. */
+  broadcastMetrics(): Record<string, BroadcastMetrics> {
+    return this.broadcasts.metrics();
   }
 
   /** Moves the processing clock forward, calling `onProcessingTime` every tickMs and at the end. */
@@ -182,7 +243,15 @@ export class JobDriver<E> {
   private async freshTask(): Promise<PartitionTask<E>> {
     const partition = this.options.partition ?? 0;
     const state = await createMemoryBackend().open(this.job.name, partition);
-    return new PartitionTask(this.job, { ...this.options, partition, state, clock: this.clock });
+    // Broadcast state is not checkpointed: a restored task shares the driver's, as a new owner
+    // would share its instance's (rebuilt from the compacted topic).
+    return new PartitionTask(this.job, {
+      ...this.options,
+      partition,
+      state,
+      clock: this.clock,
+      broadcast: this.broadcasts,
+    });
   }
 
   private record(key: string, value: unknown, topic: string): TaskRecord {
