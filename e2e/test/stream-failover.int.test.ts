@@ -116,6 +116,7 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
     admin: topicAdmin,
     producer: topicProducer,
     stateDir,
+    membership: kind === 'kafka' ? 'kafka-group' : 'lease',
     job: `${name}_${RUN}`,
     ref: `ref_${name}_${RUN}`,
   };
@@ -175,6 +176,8 @@ async function killScenario(scenario: Scenario): Promise<void> {
   }
   await producing;
   await waitCaughtUp(pool, admin, job, input, 90_000);
+  // Partition ownership: the job's Kafka consumer group on Kafka, PostgreSQL leases on the file log.
+  expect(live[0]?.events('started')[0]).toMatchObject({ membership: scenario.membership });
   await Promise.all(live.map((p) => stopInstance(p)));
 
   const restores = await pool.query<{ partition: number; checkpoint_id: string; owner: string }>(
@@ -187,16 +190,22 @@ async function killScenario(scenario: Scenario): Promise<void> {
 }
 
 describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
-  it('three instances, one killed -9 at random points and restarted, give the reference outputs', async () => {
+  it('three instances in a Kafka consumer group, one killed -9 at random points and restarted, give the reference outputs', async () => {
     await killScenario(await setup('kill'));
   }, 200_000);
 
   it('the same on the embedded default: file-backed log (one folder, shared by the processes), state in LevelDB', async () => {
     const scenario = await setup('filekill', 'file');
     await killScenario(scenario);
-    // Every instance kept its keyed state in a LevelDB folder of its own.
+    // Every instance that owned a partition kept its keyed state in a LevelDB folder of its own (an
+    // instance killed before its first claim has none).
+    const { rows } = await pool.query<{ owner: string }>(
+      'SELECT DISTINCT owner FROM stream_restores WHERE job = $1',
+      [scenario.job],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(3);
     expect((await readdir(scenario.stateDir ?? '')).sort()).toEqual(
-      expect.arrayContaining(['a-1', 'b-1', 'c-1']),
+      expect.arrayContaining(rows.map((r) => r.owner)),
     );
   }, 200_000);
 

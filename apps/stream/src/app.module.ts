@@ -115,6 +115,7 @@ export class StreamAppModule {
             checkpointIntervalMs: c.checkpointIntervalMs,
             heartbeatMs: c.heartbeatMs,
             sessionTimeoutMs: c.sessionTimeoutMs,
+            membership: c.membership,
           }),
       },
       {

@@ -71,6 +71,8 @@ async function main(): Promise<number> {
   line('started', {
     instance: config.instance,
     job: config.jobName,
+    log: config.log.kind,
+    membership: config.membership,
     pid: process.pid,
     httpPort: runner.httpPort,
   });

@@ -26,6 +26,11 @@ export interface StreamConfig {
   readonly checkpointIntervalMs: number;
   readonly heartbeatMs: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * Who owns which partition: the job's Kafka consumer group (KIP-848; the default on Kafka), or
+   * PostgreSQL leases alone (the only choice on the file-backed log).
+   */
+  readonly membership: 'kafka-group' | 'lease';
   readonly migrate: boolean;
   /** The operations endpoint (/metrics, /healthz, /readyz); port 0 picks a free one. */
   readonly http: { readonly host: string; readonly port: number };
@@ -36,7 +41,7 @@ export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input T
               [--log kafka --brokers host:port,... | --log file --log-dir DIR]
               [--state memory | --state leveldb --state-dir DIR]
               [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
-              [--session-timeout-ms 10000] [--migrate]
+              [--session-timeout-ms 10000] [--membership kafka-group | lease] [--migrate]
               [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
 env: KAFKA_BROKERS, FLEET_LOG_DIR, FLEET_STREAM_STATE_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
      (used when the flags are absent)`;
@@ -79,6 +84,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
       'checkpoint-ms': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'session-timeout-ms': { type: 'string' },
+      membership: { type: 'string' },
       migrate: { type: 'boolean', default: false },
       'http-host': { type: 'string' },
       'http-port': { type: 'string' },
@@ -121,9 +127,17 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
   const sessionTimeoutMs = positiveInt('session-timeout-ms', values['session-timeout-ms'], 10_000);
   if (sessionTimeoutMs <= 2 * heartbeatMs)
     throw new ConfigError('--session-timeout-ms must be more than twice --heartbeat-ms');
+  const membership = values.membership ?? (log.kind === 'kafka' ? 'kafka-group' : 'lease');
+  if (membership !== 'kafka-group' && membership !== 'lease')
+    throw new ConfigError(`--membership must be kafka-group or lease, got ${membership}`);
+  if (membership === 'kafka-group' && log.kind !== 'kafka')
+    throw new ConfigError(
+      '--membership kafka-group needs --log kafka (the file log has no group coordinator)',
+    );
   return Object.freeze({
     log,
     state,
+    membership,
     databaseUrl,
     job: 'keyed-counts',
     jobName,

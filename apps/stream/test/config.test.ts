@@ -59,4 +59,18 @@ describe('stream configuration', () => {
       ),
     ).toThrow(/--session-timeout-ms must be more than twice --heartbeat-ms/);
   });
+
+  it('takes partitions from the Kafka consumer group on Kafka, from leases on the file log', () => {
+    const kafka = [...base, '--brokers', 'a:1'];
+    const file = [...base, '--log', 'file', '--log-dir', '/d'];
+    expect(readConfig(kafka, env).membership).toBe('kafka-group');
+    expect(readConfig([...kafka, '--membership', 'lease'], env).membership).toBe('lease');
+    expect(readConfig(file, env).membership).toBe('lease');
+    expect(() => readConfig([...file, '--membership', 'kafka-group'], env)).toThrow(
+      /--membership kafka-group needs --log kafka/,
+    );
+    expect(() => readConfig([...kafka, '--membership', 'zk'], env)).toThrow(
+      /--membership must be kafka-group or lease, got zk/,
+    );
+  });
 });

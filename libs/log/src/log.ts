@@ -9,10 +9,11 @@
  *  - {@link LogReader}: reads from explicitly assigned partitions at offsets the caller keeps
  *    (the stream runtime stores its offsets in PostgreSQL with its checkpoints, never in Kafka).
  *
- * Consumer-group membership (which instance owns which partitions) is deliberately not here yet.
- * Its seam is {@link LogReader.assign}: a group member will decide the assignment, restore the
- * offsets from PostgreSQL and call `assign()`; the reader itself never joins a group.
+ * Consumer-group membership (which instance owns which partitions) is apart from reading: a
+ * {@link GroupMember} (./group.ts) decides the assignment, the caller restores its offsets from
+ * PostgreSQL and calls {@link LogReader.assign}; the reader itself never joins a group.
  */
+import type { GroupMember, GroupMemberOptions } from './group.js';
 
 /** A record key: robot ids are strings; binary keys are hashed byte for byte. */
 export type RecordKey = string | Uint8Array;
@@ -152,4 +153,9 @@ export interface Log {
   admin(): LogAdmin;
   producer(): LogProducer;
   reader(options?: ReaderOptions): LogReader;
+  /**
+   * A consumer-group member for partition ownership (Kafka: KIP-848). Absent where the log has no
+   * group coordinator (the file-backed log).
+   */
+  readonly groupMember?: (options: GroupMemberOptions) => GroupMember;
 }

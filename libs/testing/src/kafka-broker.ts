@@ -106,6 +106,13 @@ export const BROKER_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
   'transaction.state.log.num.partitions': '4',
   // Tests join and leave groups constantly; the 3 s default delay would stall every join.
   'group.initial.rebalance.delay.ms': '0',
+  // Stream instances are members of a KIP-848 consumer group whose own session timeout (the
+  // group config `consumer.session.timeout.ms`, from --session-timeout-ms) decides failover time;
+  // Kafka's default floor of 45 s would make a dead instance's partitions wait that long.
+  'group.consumer.min.session.timeout.ms': '1000',
+  'group.consumer.session.timeout.ms': '10000',
+  'group.consumer.min.heartbeat.interval.ms': '100',
+  'group.consumer.heartbeat.interval.ms': '1000',
 });
 
 function serverProperties(

@@ -1,11 +1,14 @@
+import type { GroupMember, GroupMemberOptions } from '../group.js';
 import type { Log, LogAdmin, LogProducer, LogReader, ReaderOptions } from '../log.js';
 import { KafkaLogAdmin } from './admin.js';
 import type { KafkaLogConfig } from './config.js';
+import { KafkaGroupMember } from './group.js';
 import { KafkaLogProducer } from './producer.js';
 import { KafkaLogReader } from './reader.js';
 
 export type { KafkaLogConfig } from './config.js';
 export { KafkaLogAdmin } from './admin.js';
+export { KafkaGroupMember } from './group.js';
 export { KafkaLogProducer } from './producer.js';
 export { KafkaLogReader } from './reader.js';
 
@@ -28,5 +31,6 @@ export function createKafkaLog(config: KafkaLogConfig): Log {
     admin: (): LogAdmin => new KafkaLogAdmin(frozen),
     producer: (): LogProducer => new KafkaLogProducer(frozen),
     reader: (options?: ReaderOptions): LogReader => new KafkaLogReader(frozen, options),
+    groupMember: (options: GroupMemberOptions): GroupMember => new KafkaGroupMember(frozen, options),
   };
 }

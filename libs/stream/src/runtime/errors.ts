@@ -3,7 +3,7 @@
  * partition (another instance claimed it and bumped its epoch), the checkpoint was rolled back, and
  * the task must be dropped, never retried. (To be folded into `StreamError`'s codes by its owner.)
  */
-export type RuntimeErrorCode = 'FENCED' | 'NOT_CLAIMED' | 'BAD_TOPICS';
+export type RuntimeErrorCode = 'FENCED' | 'NOT_CLAIMED' | 'BAD_TOPICS' | 'BAD_MEMBERSHIP';
 
 export class RuntimeError extends Error {
   override readonly name: string = 'RuntimeError';

@@ -54,7 +54,12 @@ import {
   type RuntimeErrorEvent,
 } from './diagnostics.js';
 import { FencedError, RuntimeError } from './errors.js';
-import { PgLeaseMembership, type Membership, type MembershipView } from './membership.js';
+import {
+  KafkaGroupMembership,
+  PgLeaseMembership,
+  type Membership,
+  type MembershipView,
+} from './membership.js';
 
 /** A job as the runtime runs it: the pure job, its input topics and its event-time settings. */
 export interface RuntimeJob<E> {
@@ -66,6 +71,8 @@ export interface RuntimeJob<E> {
   outbox?(output: TaskOutput, partition: number): OutboxMessage | undefined;
 }
 
+export type MembershipKind = 'kafka-group' | 'lease';
+
 export interface StreamInstanceOptions<E> {
   readonly job: RuntimeJob<E>;
   /** Unique among the job's instances (a restarted process should take a new one). */
@@ -73,8 +80,13 @@ export interface StreamInstanceOptions<E> {
   readonly log: Log;
   readonly pool: Pool;
   readonly backend: StateBackend;
-  /** Default: leases in PostgreSQL ({@link PgLeaseMembership}). */
-  readonly membership?: Membership;
+  /**
+   * Who owns which partition: `'kafka-group'`, the job's consumer group `fleet-stream.<job>` on the
+   * log's coordinator (KIP-848; {@link KafkaGroupMembership}), the default where the log has one
+   * (Kafka); `'lease'`, PostgreSQL leases alone ({@link PgLeaseMembership}), the default on the
+   * file-backed log; or a {@link Membership} of the caller's.
+   */
+  readonly membership?: Membership | MembershipKind;
   /** Default 1000 ms. */
   readonly checkpointIntervalMs?: number;
   /** Default 1000 ms. */
@@ -163,6 +175,8 @@ export class StreamInstance<E> {
   private readonly broadcasts: BroadcastStore;
   private readonly broadcastTopics: ReadonlySet<string>;
   private broadcastReady = false;
+  /** A non-retriable membership error: the loop stops with it. */
+  private membershipFailure: unknown;
   /** `topic\0partition` -> high watermark - next offset, of broadcast partitions. */
   private readonly broadcastLag = new Map<string, bigint>();
 
@@ -235,7 +249,6 @@ export class StreamInstance<E> {
   }
 
   private async loop(): Promise<void> {
-    const name = this.job.job.name;
     this.admin = this.options.log.admin();
     try {
       const partitionCount = await this.partitionCount(this.admin);
@@ -243,19 +256,21 @@ export class StreamInstance<E> {
       // Before joining: no keyed partition is claimed (and held idle) while this runs.
       await this.readBroadcastToEnd(this.admin, this.reader);
       if (this.closing) return;
-      this.membership =
-        this.options.membership ??
-        new PgLeaseMembership(this.options.pool, {
-          job: name,
-          instance: this.id,
-          partitionCount,
-          sessionTimeoutMs: this.sessionTimeoutMs,
-        });
+      this.membership = this.createMembership(partitionCount);
       await this.beat();
       this.heartbeatTimer = setInterval(() => void this.beat(), this.heartbeatMs);
       let lastTick = this.clock.now();
       let lastCheckpoint = this.clock.now();
       while (!this.closing) {
+        if (this.membershipFailure !== undefined) {
+          throw new RuntimeError(
+            'BAD_MEMBERSHIP',
+            `the membership refuses this instance: ${(this.membershipFailure as Error).message}`,
+            false,
+            true,
+            { cause: this.membershipFailure },
+          );
+        }
         await this.rebalance();
         let batches: readonly RecordBatch[] = [];
         try {
@@ -370,6 +385,44 @@ export class StreamInstance<E> {
     return changes;
   }
 
+  private createMembership(partitionCount: number): Membership {
+    const chosen = this.options.membership;
+    if (typeof chosen === 'object') return chosen;
+    const name = this.job.job.name;
+    const lease = new PgLeaseMembership(this.options.pool, {
+      job: name,
+      instance: this.id,
+      partitionCount,
+      sessionTimeoutMs: this.sessionTimeoutMs,
+    });
+    const groupMember = this.options.log.groupMember;
+    const kind = chosen ?? (groupMember === undefined ? 'lease' : 'kafka-group');
+    if (kind === 'lease') return lease;
+    if (groupMember === undefined) {
+      throw new RuntimeError(
+        'BAD_MEMBERSHIP',
+        "membership 'kafka-group' needs a log with a group coordinator (Kafka); use 'lease'",
+        false,
+        true,
+      );
+    }
+    return new KafkaGroupMembership(
+      lease,
+      groupMember({
+        groupId: `fleet-stream.${name}`,
+        // Co-partitioned inputs: the first one's partition numbers are every input's.
+        topic: this.job.inputs[0] as string,
+        sessionTimeoutMs: this.sessionTimeoutMs,
+        heartbeatIntervalMs: this.heartbeatMs,
+      }),
+    );
+  }
+
+  /** Tells the membership what is held now (a Kafka group hands a revoked partition on after this). */
+  private reportOwned(): void {
+    this.membership?.owned?.([...this.owned.keys()]);
+  }
+
   private async partitionCount(admin: LogAdmin): Promise<number> {
     const counts = await Promise.all(this.job.inputs.map((t) => admin.partitionCount(t)));
     const first = counts[0];
@@ -408,6 +461,9 @@ export class StreamInstance<E> {
       this.view = view;
     } catch (error) {
       this.report('heartbeat', error);
+      // A membership that can never work (a broker without consumer groups of KIP-848, timeouts
+      // outside the brokers' bounds) stops the instance instead of leaving it idle forever.
+      if ((error as { retriable?: unknown }).retriable === false) this.membershipFailure ??= error;
     }
   }
 
@@ -439,6 +495,7 @@ export class StreamInstance<E> {
     }
     if (revoked.length > 0 || added.length > 0) {
       this.reassign(added.flatMap((a) => a.positions));
+      this.reportOwned();
       this.lastLagRefresh = Number.NEGATIVE_INFINITY; // new partitions: their lag at once
       const event: AssignmentEvent = {
         job: this.job.job.name,
@@ -619,7 +676,10 @@ export class StreamInstance<E> {
   }
 
   private async drop(o: Owned<E>): Promise<void> {
-    if (this.owned.get(o.claim.partition) === o) this.owned.delete(o.claim.partition);
+    if (this.owned.get(o.claim.partition) === o) {
+      this.owned.delete(o.claim.partition);
+      this.reportOwned();
+    }
     for (const topic of this.job.inputs) this.lag.delete(`${topic}\u0000${o.claim.partition}`);
     await o.state.close().catch(() => undefined);
     await this.options.backend.drop(this.job.job.name, o.claim.partition).catch(() => undefined);

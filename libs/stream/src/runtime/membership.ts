@@ -9,9 +9,14 @@
  * partitions become claimable ({@link PgCheckpointStore.claim}); the epoch bump of that claim makes
  * any later commit of the old owner fail, so a paused or partitioned zombie can never commit.
  *
- * A Kafka consumer group (assignment only, offsets staying in PostgreSQL) would implement the same
- * interface; it is not built yet.
+ * {@link KafkaGroupMembership}: the job's Kafka consumer group decides the split (KIP-848, the
+ * coordinator's assignor; offsets stay in PostgreSQL), and the same PostgreSQL lease keeps proving
+ * the instance alive, because a claim (epoch bump) is refused while the previous owner's lease is
+ * live. The instance reports what it still owns after every change; the coordinator gives a revoked
+ * partition to its next owner only once the old one has checkpointed and released it (cooperative
+ * hand-over), or once the old one's session has expired (kill -9, SIGSTOP).
  */
+import type { GroupMember } from '@fleet/log';
 import type { DbPool as Pool } from './db-types.js';
 
 export interface MembershipView {
@@ -26,6 +31,8 @@ export interface Membership {
   heartbeat(): Promise<MembershipView>;
   /** Leaves at once, so the others take the partitions over without waiting for the timeout. */
   leave(): Promise<void>;
+  /** The partitions the instance holds now (after each claim, release or drop). */
+  owned?(partitions: readonly number[]): void;
 }
 
 export interface PgLeaseMembershipOptions {
@@ -72,5 +79,28 @@ export class PgLeaseMembership implements Membership {
       this.options.job,
       this.options.instance,
     ]);
+  }
+}
+
+/** Ownership decided by the job's Kafka consumer group; liveness kept by the PostgreSQL lease. */
+export class KafkaGroupMembership implements Membership {
+  constructor(
+    private readonly lease: PgLeaseMembership,
+    private readonly member: GroupMember,
+  ) {}
+
+  async heartbeat(): Promise<MembershipView> {
+    const [view, assignment] = await Promise.all([this.lease.heartbeat(), this.member.assignment()]);
+    return { live: view.live, partitions: assignment.partitions };
+  }
+
+  owned(partitions: readonly number[]): void {
+    this.member.setOwned(partitions);
+  }
+
+  async leave(): Promise<void> {
+    const results = await Promise.allSettled([this.member.close(), this.lease.leave()]);
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length > 0) throw new AggregateError(failed, 'leaving the membership failed');
   }
 }
