@@ -264,6 +264,25 @@ export class PgCheckpointStore {
     return new Map(rows.map((r) => [r.partition, Number(r.n)]));
   }
 
+  /**
+   * Deletes outbox rows of these partitions published more than `olderThanMs` ago (the database's
+   * clock); pending rows are never touched. Returns how many went.
+   */
+  async deletePublishedOutbox(
+    job: string,
+    partitions: readonly number[],
+    olderThanMs: number,
+  ): Promise<number> {
+    if (partitions.length === 0) return 0;
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM stream_outbox
+        WHERE job = $1 AND partition = ANY($2::integer[]) AND published_at IS NOT NULL
+          AND published_at < now() - make_interval(secs => $3::double precision / 1000)`,
+      [job, partitions, olderThanMs],
+    );
+    return rowCount ?? 0;
+  }
+
   async markPublished(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.pool.query('UPDATE stream_outbox SET published_at = now() WHERE id = ANY($1::text[])', [ids]);

@@ -103,6 +103,11 @@ export interface StreamInstanceOptions<E> {
    * batches. Between fetches lag follows each fetched batch's high watermark. Default 5000 ms.
    */
   readonly lagRefreshMs?: number;
+  /**
+   * Published outbox rows of the owned partitions older than this are deleted (checked once a
+   * minute at most). Default 3 600 000 ms (1 h).
+   */
+  readonly outboxRetentionMs?: number;
   readonly clock?: Clock;
 }
 
@@ -156,6 +161,7 @@ export class StreamInstance<E> {
   private readonly sessionTimeoutMs: number;
   private readonly tickMs: number;
   private readonly lagRefreshMs: number;
+  private readonly outboxRetentionMs: number;
   private readonly owned = new Map<number, Owned<E>>();
   private readonly lag = new Map<string, bigint>();
   private lastLagRefresh = Number.NEGATIVE_INFINITY;
@@ -190,6 +196,7 @@ export class StreamInstance<E> {
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.tickMs = options.tickMs ?? 1000;
     this.lagRefreshMs = options.lagRefreshMs ?? 5000;
+    this.outboxRetentionMs = options.outboxRetentionMs ?? 3_600_000;
     this.broadcasts = new BroadcastStore(this.job.job.broadcast ?? []);
     this.broadcastTopics = new Set(this.broadcasts.topics);
   }
@@ -261,6 +268,7 @@ export class StreamInstance<E> {
       this.heartbeatTimer = setInterval(() => void this.beat(), this.heartbeatMs);
       let lastTick = this.clock.now();
       let lastCheckpoint = this.clock.now();
+      let lastOutboxPrune = this.clock.now();
       while (!this.closing) {
         if (this.membershipFailure !== undefined) {
           throw new RuntimeError(
@@ -293,6 +301,10 @@ export class StreamInstance<E> {
         if (now - lastCheckpoint >= this.checkpointIntervalMs) {
           lastCheckpoint = now;
           await this.checkpointAll('interval');
+        }
+        if (now - lastOutboxPrune >= Math.min(60_000, this.outboxRetentionMs) && this.owned.size > 0) {
+          lastOutboxPrune = now;
+          await this.pruneOutbox();
         }
       }
       await this.checkpointAll('close');
@@ -683,6 +695,19 @@ export class StreamInstance<E> {
     for (const topic of this.job.inputs) this.lag.delete(`${topic}\u0000${o.claim.partition}`);
     await o.state.close().catch(() => undefined);
     await this.options.backend.drop(this.job.job.name, o.claim.partition).catch(() => undefined);
+  }
+
+  /** Deletes the owned partitions' published outbox rows past the retention (a failure is reported). */
+  private async pruneOutbox(): Promise<void> {
+    try {
+      await this.store.deletePublishedOutbox(
+        this.job.job.name,
+        [...this.owned.keys()],
+        this.outboxRetentionMs,
+      );
+    } catch (error) {
+      this.report('outbox-retention', error);
+    }
   }
 
   /** Publishes pending outbox rows of the owned partitions (single flight; at least once). */

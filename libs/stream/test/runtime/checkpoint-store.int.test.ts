@@ -117,4 +117,27 @@ describe('PgCheckpointStore', () => {
     expect(await store.release(b!)).toBe(true);
     expect((await store.claim('counts', 1, 'c', { sessionTimeoutMs: 60_000 }))?.epoch).toBe(3n);
   });
+
+  it('deletes published outbox rows of the given partitions past the retention, never pending ones', async () => {
+    const claim = await store.claim('retention', 0, 'a', { sessionTimeoutMs: 60_000 });
+    const other = await store.claim('retention', 1, 'a', { sessionTimeoutMs: 60_000 });
+    const t0 = await task(0);
+    const msg = (id: string) => ({ id, topic: 'out', key: 'k', value: enc.encode(id) });
+    await store.commit(claim!, 1n, t0.checkpoint(), [msg('r-old'), msg('r-pending')]);
+    await store.commit(other!, 1n, (await task(1)).checkpoint(), [msg('r-other')]);
+    await store.markPublished(['r-old', 'r-other']);
+    await pool.query(
+      "UPDATE stream_outbox SET published_at = now() - interval '2 hours' WHERE id LIKE 'r-%' AND published_at IS NOT NULL",
+    );
+
+    // Within the retention: nothing goes.
+    expect(await store.deletePublishedOutbox('retention', [0], 3 * 3_600_000)).toBe(0);
+    // Past it: only partition 0's published row goes; its pending row and partition 1 stay.
+    expect(await store.deletePublishedOutbox('retention', [0], 3_600_000)).toBe(1);
+    const { rows } = await pool.query<{ id: string }>(
+      "SELECT id FROM stream_outbox WHERE id LIKE 'r-%' ORDER BY id",
+    );
+    expect(rows.map((r) => r.id)).toEqual(['r-other', 'r-pending']);
+    expect((await store.pendingOutbox('retention', [0], 10)).map((r) => r.id)).toEqual(['r-pending']);
+  });
 });
