@@ -75,6 +75,7 @@ afterAll(async () => {
 async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   const input = uniqueTopic(`stream.failover.${name}`);
   const outbox = uniqueTopic(`stream.failover.${name}.out`);
+  const late = uniqueTopic(`stream.failover.${name}.late`);
   let logDir: string | undefined;
   let stateDir: string | undefined;
   let topicAdmin = admin;
@@ -94,6 +95,7 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   await topicAdmin.createTopics([
     { name: input, partitions: PARTITIONS },
     { name: outbox, partitions: PARTITIONS },
+    { name: late, partitions: PARTITIONS },
   ]);
   const base = {
     brokers: inject('kafkaBrokers'),
@@ -103,6 +105,7 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
     databaseUrl: db.url,
     input,
     outboxTopic: outbox,
+    lateTopic: late,
   };
   const options = (jobName: string): ClusterOptions => ({ ...base, jobName });
   const start = (id: string, jobName: string): StreamProc => {
@@ -112,6 +115,7 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
   };
   return {
     input,
+    late,
     start,
     admin: topicAdmin,
     producer: topicProducer,
@@ -131,7 +135,8 @@ async function expectSameAsReference({
   admin,
   job,
   ref,
-}: Pick<Scenario, 'start' | 'input' | 'admin' | 'job' | 'ref'>): Promise<void> {
+  late,
+}: Pick<Scenario, 'start' | 'input' | 'admin' | 'job' | 'ref' | 'late'>): Promise<void> {
   const one = start(`${ref}-0`, ref);
   await waitCaughtUp(pool, admin, ref, input, 90_000);
   await stopInstance(one);
@@ -140,7 +145,7 @@ async function expectSameAsReference({
     async () => {
       const { rows } = await pool.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM stream_outbox WHERE job = ANY($1) AND published_at IS NULL',
-        [[job]],
+        [[job, ref]],
       );
       return rows[0]?.n === 0 ? true : undefined;
     },
@@ -152,6 +157,11 @@ async function expectSameAsReference({
   expect(expected.late.length).toBeGreaterThan(0);
   expect(expected.outputs.some((o) => / final [1-9]/.test(o))).toBe(true); // corrections happened
   expect(expected.outbox.length).toBeGreaterThan(0);
+  // The late-data side output reaches its topic too: one outbox row per late row.
+  expect(expected.outbox.filter((o) => o.startsWith('late/'))).toHaveLength(expected.late.length);
+  // ... and was published: the topic holds at least the job's and the reference's (at least once).
+  const published = (await admin.endOffsets(late)).reduce((a, b) => a + b, 0n);
+  expect(published).toBeGreaterThanOrEqual(BigInt(expected.late.length + actual.late.length));
   expect(actual.outputs).toEqual(expected.outputs);
   expect(actual.late).toEqual(expected.late);
   expect(actual.outbox).toEqual(expected.outbox);
@@ -210,7 +220,7 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
   }, 200_000);
 
   it('rescaling 1 -> 3 -> 2 instances mid-stream gives the reference outputs', async () => {
-    const { input, start, job, ref } = await setup('rescale');
+    const { input, late, start, job, ref } = await setup('rescale');
     const first = start('r-1', job);
     const producing = produceInput(producer, input, PLAN, PRODUCE_MS, 48);
     await sleep(PRODUCE_MS / 3);
@@ -237,11 +247,11 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
     );
     expect(owners.rows.map((r) => r.owner).sort()).toEqual(['r-1', 'r-3']);
     await Promise.all([stopInstance(first), stopInstance(third)]);
-    await expectSameAsReference({ input, start, admin, job, ref });
+    await expectSameAsReference({ input, start, admin, job, ref, late });
   }, 200_000);
 
   it('an instance frozen with SIGSTOP past its session timeout cannot commit after SIGCONT', async () => {
-    const { input, start, job, ref } = await setup('freeze');
+    const { input, late, start, job, ref } = await setup('freeze');
     const [a, b, c] = ['fa', 'fb', 'fc'].map((n) => start(n, job)) as [StreamProc, StreamProc, StreamProc];
     const producing = produceInput(producer, input, PLAN, PRODUCE_MS, 48);
     const held = await waitFor(
@@ -293,6 +303,6 @@ describe('stream failover (real Kafka, PostgreSQL, processes)', () => {
       [job],
     );
     expect(zombie.rows[0]?.n).toBe(0);
-    await expectSameAsReference({ input, start, admin, job, ref });
+    await expectSameAsReference({ input, start, admin, job, ref, late });
   }, 200_000);
 });

@@ -16,9 +16,9 @@
  * --no-tls (skip the mqtts:// run), --no-spool (skip the spool rates).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -230,6 +230,8 @@ async function main(): Promise<void> {
       { rss: r.rssMB.median <= r.targets.rssMB, cpu: r.cpuPercentOfOneCore <= r.targets.cpuPercentOfOneCore },
     ]),
   );
+  // A fresh clone has no bench-results/ yet.
+  await mkdir(dirname(RESULT), { recursive: true });
   await writeFile(
     RESULT,
     `${JSON.stringify({ bench: 'agent', node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, timestamp: new Date().toISOString(), resources, met, spool }, null, 2)}\n`,

@@ -104,6 +104,7 @@ export class StreamAppModule {
               name: c.jobName,
               inputs: c.inputs,
               ...(c.outboxTopic === undefined ? {} : { outboxTopic: c.outboxTopic }),
+              ...(c.lateTopic === undefined ? {} : { lateTopic: c.lateTopic }),
             }),
             instance: c.instance,
             log,

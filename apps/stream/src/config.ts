@@ -22,6 +22,8 @@ export interface StreamConfig {
   readonly jobName: string;
   readonly inputs: readonly string[];
   readonly outboxTopic: string | undefined;
+  /** The late-data side output's topic (late elements also stay in the table); none when absent. */
+  readonly lateTopic: string | undefined;
   readonly instance: string;
   readonly checkpointIntervalMs: number;
   readonly heartbeatMs: number;
@@ -40,7 +42,7 @@ export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input T
               --instance ID [--database-url postgres://...]
               [--log kafka --brokers host:port,... | --log file --log-dir DIR]
               [--state memory | --state leveldb --state-dir DIR]
-              [--outbox-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
+              [--outbox-topic TOPIC] [--late-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
               [--session-timeout-ms 10000] [--membership kafka-group | lease] [--migrate]
               [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
 env: KAFKA_BROKERS, FLEET_LOG_DIR, FLEET_STREAM_STATE_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
@@ -80,6 +82,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
       'job-name': { type: 'string' },
       input: { type: 'string', multiple: true },
       'outbox-topic': { type: 'string' },
+      'late-topic': { type: 'string' },
       instance: { type: 'string' },
       'checkpoint-ms': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
@@ -143,6 +146,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     jobName,
     inputs: Object.freeze([...inputs]),
     outboxTopic: values['outbox-topic'],
+    lateTopic: values['late-topic'],
     instance,
     checkpointIntervalMs: positiveInt('checkpoint-ms', values['checkpoint-ms'], 1000),
     heartbeatMs,

@@ -73,4 +73,12 @@ describe('stream configuration', () => {
       /--membership must be kafka-group or lease, got zk/,
     );
   });
+
+  it('publishes late data to a topic only when --late-topic names one', () => {
+    const kafka = [...base, '--brokers', 'a:1'];
+    expect(readConfig(kafka, env).lateTopic).toBeUndefined();
+    expect(readConfig([...kafka, '--late-topic', 'fleet.late-data.v1'], env).lateTopic).toBe(
+      'fleet.late-data.v1',
+    );
+  });
 });

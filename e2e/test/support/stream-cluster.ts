@@ -38,6 +38,7 @@ export interface ClusterOptions {
   readonly jobName: string;
   readonly input: string;
   readonly outboxTopic?: string;
+  readonly lateTopic?: string;
   readonly checkpointMs?: number;
   readonly heartbeatMs?: number;
   readonly sessionTimeoutMs?: number;
@@ -71,6 +72,7 @@ export function startInstance(id: string, o: ClusterOptions): StreamProc {
     '--session-timeout-ms',
     String(o.sessionTimeoutMs ?? 4000),
     ...(o.outboxTopic === undefined ? [] : ['--outbox-topic', o.outboxTopic]),
+    ...(o.lateTopic === undefined ? [] : ['--late-topic', o.lateTopic]),
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];

@@ -45,6 +45,8 @@ export interface KeyedCountsOptions {
   readonly inputs: readonly string[];
   /** Where final window results are published through the outbox; none when absent. */
   readonly outboxTopic?: string;
+  /** Where late elements are published (besides the late-data table); none when absent. */
+  readonly lateTopic?: string;
 }
 
 export function keyedCountsJob(options: KeyedCountsOptions): RuntimeJob<CountInput> {
@@ -64,6 +66,7 @@ export function keyedCountsJob(options: KeyedCountsOptions): RuntimeJob<CountInp
     job,
     inputs: options.inputs,
     eventTime: { outOfOrdernessMs: 2_000, allowedLatenessMs: 5_000, idleTimeoutMs: NEVER_IDLE_MS },
+    ...(options.lateTopic === undefined ? {} : { lateData: { topic: options.lateTopic } }),
     ...(outboxTopic === undefined
       ? {}
       : {

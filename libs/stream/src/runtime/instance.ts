@@ -36,7 +36,7 @@ import { BroadcastStore, type BroadcastChange, type BroadcastMetrics } from '../
 import type { DbPool as Pool } from './db-types.js';
 import type { Job, TaskRecord } from '../job.js';
 import type { EventTimeOptions } from '../time/config.js';
-import type { TaskOutput } from '../task/outputs.js';
+import type { LateOutput, TaskOutput } from '../task/outputs.js';
 import { PartitionTask, type Clock, type TaskMetrics } from '../task/partition-task.js';
 import { PgCheckpointStore, type Claim, type OutboxMessage } from './checkpoint-store.js';
 import {
@@ -69,6 +69,26 @@ export interface RuntimeJob<E> {
   readonly eventTime?: EventTimeOptions;
   /** Messages for other systems: written to the outbox in the checkpoint's transaction. */
   outbox?(output: TaskOutput, partition: number): OutboxMessage | undefined;
+  /**
+   * The late-data side output's topic (design.md "Event time": a table and a topic). Every late
+   * element (`stream_late_data`) is also published there, through the outbox, keyed by its key,
+   * with id = the late row's id. Default encoding: {@link encodeLateJson}.
+   */
+  readonly lateData?: { readonly topic: string; encode?(late: LateOutput): Uint8Array };
+}
+
+const lateEncoder = new TextEncoder();
+
+/**
+ * A late element as JSON: `{id, reason, key, topic, partition, offset, eventTime, watermark, value}`
+ * (offset as a decimal string; `value` is the element as the job decoded it).
+ */
+export function encodeLateJson(late: LateOutput): Uint8Array {
+  return lateEncoder.encode(
+    JSON.stringify({ ...late, type: undefined, offset: late.offset.toString() }, (_k, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    ),
+  );
 }
 
 export type MembershipKind = 'kafka-group' | 'lease';
@@ -626,7 +646,11 @@ export class StreamInstance<E> {
     let outbox = false;
     for (const o of [...this.owned.values()]) {
       if (this.owned.get(o.claim.partition) !== o) continue;
-      if ((await this.checkpoint(o, reason)) && this.job.outbox !== undefined) outbox = true;
+      if (
+        (await this.checkpoint(o, reason)) &&
+        (this.job.outbox !== undefined || this.job.lateData !== undefined)
+      )
+        outbox = true;
     }
     if (outbox) this.publish();
   }
@@ -635,10 +659,19 @@ export class StreamInstance<E> {
   private async checkpoint(o: Owned<E>, reason: string): Promise<boolean> {
     const cp = o.task.checkpoint();
     const outbox: OutboxMessage[] = [];
-    if (this.job.outbox !== undefined) {
+    const { lateData } = this.job;
+    if (this.job.outbox !== undefined || lateData !== undefined) {
       for (const out of cp.outputs) {
-        const m = this.job.outbox(out, o.claim.partition);
+        const m = this.job.outbox?.(out, o.claim.partition);
         if (m !== undefined) outbox.push(m);
+        if (out.type === 'late' && lateData !== undefined) {
+          outbox.push({
+            id: out.id,
+            topic: lateData.topic,
+            key: out.key,
+            value: (lateData.encode ?? encodeLateJson)(out),
+          });
+        }
       }
     }
     const id = o.checkpointId + 1n;
