@@ -195,6 +195,21 @@ describe('Kafka log (real broker)', () => {
     expect(await admin.endOffsets(topic)).toEqual([20n]);
   });
 
+  it('regression (client varint64 wrong from 2^31): records 30 and 60 days apart in one send keep their timestamps', async () => {
+    const topic = topicName('old-backlog');
+    await admin.createTopics([{ name: topic, partitions: 1 }]);
+    const day = 86_400_000;
+    const now = Date.now();
+    const stamps = [now - 60 * day, now - 30 * day, now - 30 * day + 1, now, now - 60 * day];
+    const produced = await producer.send(
+      stamps.map((timestamp, i) => ({ topic, key: 'robot-b', value: payload('robot-b', i), timestamp })),
+    );
+    expect(produced.map((p) => p.offset)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    const read = await readAll(topic, 1, stamps.length);
+    expect(read.map((r) => r.timestamp)).toEqual(stamps);
+    expect(read.map((r) => decode(r.value).seq)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('reports an offset outside the stored range instead of jumping', async () => {
     const reader = log.reader({
       assignments: [{ topic: telemetry, partition: 0, offset: 1_000_000n }],

@@ -22,6 +22,13 @@ export interface KafkaLogConfig {
    * `delivery.timeout.ms`: past it send() rejects with a retriable TIMEOUT. Default 30000 ms.
    */
   readonly deliveryTimeoutMs?: number;
+  /**
+   * Like the Java client's `linger.ms` (default 5 ms since Kafka 4.0, KIP-1030): how long a record
+   * may wait for others to share its produce request. Fewer, fuller requests cost the producer and
+   * the broker less CPU per record; each record waits at most this long more. A request that would
+   * be full leaves at once. Default 0: a record leaves as soon as no request is in flight.
+   */
+  readonly lingerMs?: number;
 }
 
 export function clientOptions(config: KafkaLogConfig, role: string): BaseOptions {

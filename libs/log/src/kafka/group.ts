@@ -170,7 +170,8 @@ export class KafkaGroupMember implements GroupMember {
   async #beat(): Promise<number | undefined> {
     try {
       const connection = await this.#coordinator();
-      const owned = this.#topicId === undefined ? [] : [{ topicId: this.#topicId, partitions: [...this.#owned] }];
+      const owned =
+        this.#topicId === undefined ? [] : [{ topicId: this.#topicId, partitions: [...this.#owned] }];
       const response = await this.#heartbeatRequest(connection, this.#epoch, owned);
       if (this.#closed) return undefined;
       this.#epoch = response.memberEpoch;

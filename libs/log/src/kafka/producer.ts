@@ -14,6 +14,8 @@ const PARTITION_COUNT_TTL_MS = 60_000;
 interface Pending {
   readonly records: readonly ProduceRecord[];
   readonly bytes: number;
+  /** performance.now() when queued, for lingerMs. */
+  readonly at: number;
   readonly resolve: (produced: readonly ProducedRecord[]) => void;
   readonly reject: (error: LogError) => void;
 }
@@ -50,6 +52,11 @@ export class KafkaLogProducer implements LogProducer {
   readonly #queue: Pending[] = [];
   #flushing = false;
   #closed = false;
+  /** Records and bytes in #queue, to end a linger early once a request would be full. */
+  #queuedRecords = 0;
+  #queuedBytes = 0;
+  /** Ends the current linger wait early (set while #flush lingers). */
+  #wake: (() => void) | undefined;
   readonly #partitionCounts = new Map<string, { readonly count: number; readonly at: number }>();
 
   constructor(config: KafkaLogConfig) {
@@ -70,10 +77,41 @@ export class KafkaLogProducer implements LogProducer {
         );
       }
     }
-    const size = records.reduce((n, r) => n + (r.value?.byteLength ?? 0), 0);
+    let size = 0;
+    for (const record of records) size += record.value?.byteLength ?? 0;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ records, bytes: size, resolve, reject });
+      this.#queue.push({ records, bytes: size, at: performance.now(), resolve, reject });
+      this.#queuedRecords += records.length;
+      this.#queuedBytes += size;
+      if (this.#wake !== undefined && this.#full()) this.#wake();
       void this.#flush();
+    });
+  }
+
+  #full(): boolean {
+    return this.#queuedRecords >= MAX_COALESCED_RECORDS || this.#queuedBytes >= MAX_COALESCED_BYTES;
+  }
+
+  /**
+   * Waits until the oldest queued record has lingered `lingerMs`, unless the next request would
+   * already be full or the producer is closing.
+   */
+  async #linger(): Promise<void> {
+    const lingerMs = this.#config.lingerMs ?? 0;
+    const oldest = this.#queue[0];
+    if (lingerMs <= 0 || oldest === undefined || this.#closed || this.#full()) return;
+    const wait = oldest.at + lingerMs - performance.now();
+    if (wait < 1) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, wait);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
     });
   }
 
@@ -82,6 +120,7 @@ export class KafkaLogProducer implements LogProducer {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
+        await this.#linger();
         const group: Pending[] = [];
         let count = 0;
         let size = 0;
@@ -94,6 +133,8 @@ export class KafkaLogProducer implements LogProducer {
             break;
           }
           this.#queue.shift();
+          this.#queuedRecords -= next.records.length;
+          this.#queuedBytes -= next.bytes;
           group.push(next);
           count += next.records.length;
           size += next.bytes;
@@ -102,7 +143,11 @@ export class KafkaLogProducer implements LogProducer {
         const ready: { readonly pending: Pending; readonly outgoing: readonly Outgoing[] }[] = [];
         for (const pending of group) {
           try {
-            ready.push({ pending, outgoing: await this.#withDeadline(this.#prepare(pending.records)) });
+            // Partition counts are nearly always cached: then no await (nor deadline timer) per caller.
+            const outgoing =
+              this.#prepareCached(pending.records) ??
+              (await this.#withDeadline(this.#prepare(pending.records)));
+            ready.push({ pending, outgoing });
           } catch (error) {
             pending.reject(toLogError(error, 'producing records'));
           }
@@ -125,23 +170,51 @@ export class KafkaLogProducer implements LogProducer {
     }
   }
 
+  /** The records to send, or undefined when a topic's partition count must be (re)read first. */
+  #prepareCached(records: readonly ProduceRecord[]): Outgoing[] | undefined {
+    const now = Date.now();
+    for (const record of records) {
+      const cached = this.#partitionCounts.get(record.topic);
+      if (cached === undefined || now - cached.at >= PARTITION_COUNT_TTL_MS) return undefined;
+    }
+    return records.map((record) =>
+      toOutgoing(record, (this.#partitionCounts.get(record.topic) as { count: number }).count),
+    );
+  }
+
   async #prepare(records: readonly ProduceRecord[]): Promise<Outgoing[]> {
     const outgoing: Outgoing[] = [];
-    for (const record of records) {
-      const partition = choosePartition(record, await this.#partitionCount(record.topic));
-      outgoing.push({
-        topic: record.topic,
-        partition,
-        key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : bytes(record.key),
-        value: record.value === null ? null : bytes(record.value),
-        ...(record.headers !== undefined ? { headers: encodeHeaders(record.headers) } : {}),
-        ...(record.timestamp !== undefined ? { timestamp: BigInt(Math.trunc(record.timestamp)) } : {}),
-      });
-    }
+    for (const record of records) outgoing.push(toOutgoing(record, await this.#partitionCount(record.topic)));
     return outgoing;
   }
 
+  /**
+   * Sends the records in as few requests as the client can encode correctly: @platformatic/kafka
+   * 1.x writes a record's timestamp delta (to the first record of its partition's batch) with a
+   * varint64 that is wrong from 2^31 ms (24.8 days) on, so records further apart than that go in a
+   * later request (in order). Robots' backlogs are seldom that old; the usual case is one request.
+   */
   async #produce(outgoing: readonly Outgoing[]): Promise<ProducedRecord[]> {
+    const requests: Outgoing[][] = [[]];
+    let firsts = new Map<string, bigint>();
+    for (const o of outgoing) {
+      const key = `${o.topic}\u0000${o.partition}`;
+      const first = firsts.get(key);
+      const ts = o.timestamp as bigint;
+      if (first === undefined) firsts.set(key, ts);
+      else if (ts - first > MAX_TIMESTAMP_DELTA || first - ts > MAX_TIMESTAMP_DELTA) {
+        requests.push([]);
+        firsts = new Map([[key, ts]]);
+      }
+      (requests[requests.length - 1] as Outgoing[]).push(o);
+    }
+    if (requests.length === 1) return this.#produceOne(outgoing);
+    const produced: ProducedRecord[] = [];
+    for (const request of requests) produced.push(...(await this.#produceOne(request)));
+    return produced;
+  }
+
+  async #produceOne(outgoing: readonly Outgoing[]): Promise<ProducedRecord[]> {
     const client = this.#connect();
     let result;
     try {
@@ -227,10 +300,27 @@ export class KafkaLogProducer implements LogProducer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#wake?.();
     while (this.#flushing || this.#queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.#client?.close();
     this.#client = undefined;
   }
+}
+
+/** Largest timestamp delta within one batch that the client encodes correctly (2^31 - 1 ms). */
+const MAX_TIMESTAMP_DELTA = 2_147_483_647n;
+
+function toOutgoing(record: ProduceRecord, partitionCount: number): Outgoing {
+  const outgoing: { -readonly [K in keyof Outgoing]: Outgoing[K] } = {
+    topic: record.topic,
+    partition: choosePartition(record, partitionCount),
+    key: typeof record.key === 'string' ? Buffer.from(record.key, 'utf8') : bytes(record.key),
+    value: record.value === null ? null : bytes(record.value),
+  };
+  if (record.headers !== undefined) outgoing.headers = encodeHeaders(record.headers);
+  // Always explicit (default: now), so that #produce can keep a batch's deltas encodable.
+  outgoing.timestamp = BigInt(Math.trunc(record.timestamp ?? Date.now()));
+  return outgoing;
 }
 
 function encodeHeaders(headers: Readonly<Record<string, string | Uint8Array>>): Map<Buffer, Buffer> {
