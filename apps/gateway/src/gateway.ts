@@ -52,6 +52,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       brokers: config.kafka.brokers,
       clientId: `${config.kafka.clientId}-${config.gatewayId}`,
       deliveryTimeoutMs: config.kafka.deliveryTimeoutMs,
+      lingerMs: config.kafka.lingerMs,
     });
     if (config.kafka.createTopics) await ensureTopics(log, config, logger);
     const producer = log.producer();

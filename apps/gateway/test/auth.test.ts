@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizePublish, authorizeSubscribe } from '../src/auth/authorize.js';
+import { authorizePublish, authorizeSubscribe, publishAcl } from '../src/auth/authorize.js';
 import { MIN_SECRET_LENGTH, generateSecret, hashSecret, verifySecret } from '../src/auth/secrets.js';
 
 const me = { robotId: 'r-1', siteId: 'site-1' };
@@ -47,6 +47,26 @@ describe('topic authorisation', () => {
       const decision = authorizePublish(me, topic);
       expect(decision.ok, topic).toBe(false);
       if (!decision.ok) expect(decision.message).toContain('r-1');
+    }
+  });
+
+  it('the per-connection publish ACL holds exactly the topics authorizePublish accepts, with the same parts', () => {
+    const acl = publishAcl(me);
+    expect([...acl.keys()]).toHaveLength(5);
+    for (const [topic, parts] of acl) {
+      const decision = authorizePublish(me, topic);
+      expect(decision, topic).toEqual({ ok: true, value: parts });
+    }
+    for (const topic of [
+      'fleet/v1/site-1/r-2/telemetry',
+      'fleet/v1/site-2/r-1/telemetry',
+      'fleet/v1/site-1/r-1/cmd',
+      'fleet/v1/site-1/r-1/time/resp',
+      'fleet/v1/site-1/r-1/telemetry/extra',
+      'fleet/v1/site-1/r-1/telemetry/',
+      'fleet/v1/site-1/r-1/',
+    ]) {
+      expect(acl.has(topic), topic).toBe(false);
     }
   });
 

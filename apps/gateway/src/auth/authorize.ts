@@ -26,6 +26,21 @@ export function subscribeFilters(identity: RobotIdentity): ReadonlySet<string> {
   return new Set(CLOUD_TO_ROBOT_CHANNELS.map((c) => mqttTopic(c, identity.siteId, identity.robotId)));
 }
 
+/**
+ * The robot's own publish topics with their parts, for a per-connection lookup instead of parsing
+ * every PUBLISH's topic: `authorizePublish` accepts each of these topics with exactly these parts.
+ * A topic not in the map still goes through `authorizePublish`, which refuses it or gives the reason.
+ */
+export function publishAcl(identity: RobotIdentity): ReadonlyMap<string, MqttTopicParts> {
+  const { robotId, siteId } = identity;
+  return new Map(
+    ROBOT_TO_CLOUD_CHANNELS.map((channel) => [
+      mqttTopic(channel, siteId, robotId),
+      { siteId, robotId, channel },
+    ]),
+  );
+}
+
 export function authorizePublish(identity: RobotIdentity, topic: string): Decision<MqttTopicParts> {
   let parts: MqttTopicParts;
   try {

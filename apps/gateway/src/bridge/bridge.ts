@@ -19,7 +19,7 @@
  * across all connections.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LogError, type LogProducer, type ProduceRecord } from '@fleet/log';
+import { LogError, type LogProducer, type ProduceRecord, type RecordKey } from '@fleet/log';
 import {
   DeadLetterReason,
   KafkaTopics,
@@ -36,7 +36,7 @@ import {
   type Presence,
 } from '@fleet/protocol';
 import type { RobotIdentity } from '../auth/credentials.js';
-import { authorizePublish } from '../auth/authorize.js';
+import { authorizePublish, publishAcl } from '../auth/authorize.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { ByteBudget } from './byte-budget.js';
@@ -78,10 +78,28 @@ interface Routed {
   readonly samples: number;
 }
 
+/** A time/req to answer on the MQTT side (nothing goes to Kafka). */
+interface Answer {
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
+/**
+ * What is worked out once per authenticated robot rather than once per PUBLISH: its own publish
+ * topics with their parts (see `publishAcl`) and its record key as bytes (the partitioner hashes
+ * them and the Kafka client writes them, so a string key would be encoded twice per record).
+ */
+interface Robot {
+  readonly acl: ReadonlyMap<string, MqttTopicParts>;
+  readonly key: Uint8Array;
+}
+
 export class Bridge {
   readonly #o: BridgeOptions;
   readonly #now: () => number;
   readonly #budget: ByteBudget;
+  /** Per identity object (one per connection), so it goes with the connection. */
+  readonly #robots = new WeakMap<RobotIdentity, Robot>();
   #closed = false;
 
   constructor(options: BridgeOptions) {
@@ -95,64 +113,89 @@ export class Bridge {
     const receivedAt = this.#now();
     const { metrics } = this.#o;
     let parts: MqttTopicParts;
+    let key: RecordKey;
     if (publish.identity !== undefined) {
-      const decision = authorizePublish(publish.identity, publish.topic);
-      if (!decision.ok) {
-        metrics.aclRefusals.inc({ operation: 'publish' });
-        this.#o.logger.warn(
-          { robotId: publish.identity.robotId, topic: publish.topic, reason: decision.message },
-          'publish refused',
-        );
-        return this.#deadLetter(
-          publish,
-          DeadLetterReason.UNAUTHORISED,
-          decision.message,
-          receivedAt,
-          publish.identity.robotId,
-        );
+      const robot = this.#robot(publish.identity);
+      const own = robot.acl.get(publish.topic);
+      if (own !== undefined) {
+        parts = own;
+      } else {
+        const decision = authorizePublish(publish.identity, publish.topic);
+        if (!decision.ok) {
+          metrics.aclRefusals.inc({ operation: 'publish' });
+          this.#o.logger.warn(
+            { robotId: publish.identity.robotId, topic: publish.topic, reason: decision.message },
+            'publish refused',
+          );
+          return this.#deadLetter(
+            publish,
+            DeadLetterReason.UNAUTHORISED,
+            decision.message,
+            receivedAt,
+            publish.identity.robotId,
+          );
+        }
+        parts = decision.value;
       }
-      parts = decision.value;
+      key = robot.key;
     } else {
       try {
         parts = parseMqttTopic(publish.topic);
       } catch (error) {
         return this.#deadLetter(publish, codeOf(error), (error as Error).message, receivedAt);
       }
+      key = parts.robotId;
     }
 
-    let routed: Routed | 'answered' | 'ignored';
+    let routed: Routed | Answer | 'ignored';
     try {
-      routed = await this.#route(parts, publish.payload, receivedAt);
+      routed = this.#route(parts, key, publish.payload, receivedAt);
     } catch (error) {
       if (error instanceof ProtocolError || error instanceof MismatchError) {
-        metrics.publishes.inc({ channel: parts.channel, outcome: 'dead_letter' });
+        metrics.figures.countPublish(parts.channel, 'dead_letter');
         return this.#deadLetter(publish, codeOf(error), error.message, receivedAt, parts.robotId);
       }
       throw error;
     }
-    if (routed === 'answered' || routed === 'ignored') {
-      metrics.publishes.inc({ channel: parts.channel, outcome: routed });
+    if (routed === 'ignored') {
+      metrics.figures.countPublish(parts.channel, routed);
       return routed;
+    }
+    if (!('records' in routed)) {
+      await this.#o.respond(routed.topic, routed.payload);
+      metrics.timeSync.inc();
+      metrics.figures.countPublish(parts.channel, 'answered');
+      return 'answered';
     }
     const size = publish.payload.byteLength;
     if (!this.#budget.tryTake(size)) {
       metrics.backpressureWaits.inc();
       await this.#budget.take(size);
     }
-    metrics.inflightBytes.inc(size);
-    metrics.inflightPublishes.inc();
+    const { figures } = metrics;
+    figures.inflightBytes += size;
+    figures.inflightPublishes++;
     try {
       const written = await this.#produce(routed.records, publish, receivedAt);
       if (written === 'rejected') return 'dead_letter';
     } finally {
       this.#budget.give(size);
-      metrics.inflightBytes.dec(size);
-      metrics.inflightPublishes.dec();
+      figures.inflightBytes -= size;
+      figures.inflightPublishes--;
     }
     metrics.kafkaLatency.observe((this.#now() - receivedAt) / 1000);
-    metrics.publishes.inc({ channel: parts.channel, outcome: 'kafka' });
-    if (routed.samples > 0) metrics.samples.inc(routed.samples);
+    figures.countPublish(parts.channel, 'kafka');
+    figures.samples += routed.samples;
     return 'kafka';
+  }
+
+  #robot(identity: RobotIdentity): Robot {
+    let robot = this.#robots.get(identity);
+    if (robot === undefined) {
+      robot = { acl: publishAcl(identity), key: Buffer.from(identity.robotId, 'utf8') };
+      this.#robots.set(identity, robot);
+    }
+    return robot;
   }
 
   /** Writes presence records (the broker's own connects and disconnects). */
@@ -174,11 +217,13 @@ export class Bridge {
     this.#budget.close();
   }
 
-  async #route(
+  /** Synchronous: the common case (a telemetry batch) costs no extra promise. */
+  #route(
     parts: MqttTopicParts,
+    key: RecordKey,
     payload: Buffer,
     receivedAt: number,
-  ): Promise<Routed | 'answered' | 'ignored'> {
+  ): Routed | Answer | 'ignored' {
     checkPayloadSize(parts.channel, payload.byteLength);
     const decoded = decodePayload(payload);
     const { robotId, siteId, channel } = parts;
@@ -192,7 +237,7 @@ export class Bridge {
       }
       const value = decoded.format === 'binary' ? payload : Buffer.from(encodeTelemetryBatch(batch.samples));
       return {
-        records: [{ topic: KafkaTopics.telemetry, key: robotId, value }],
+        records: [{ topic: KafkaTopics.telemetry, key, value }],
         samples: batch.samples.length,
       };
     }
@@ -209,15 +254,15 @@ export class Bridge {
         if (message.siteId !== siteId)
           throw new MismatchError(`a sample of site ${message.siteId} on the topic of site ${siteId}`);
         return {
-          records: [{ topic: KafkaTopics.telemetry, key: robotId, value: encodeTelemetryBatch([message]) }],
+          records: [{ topic: KafkaTopics.telemetry, key, value: encodeTelemetryBatch([message]) }],
           samples: 1,
         };
       case 'robot_event':
         if (channel !== 'events') break;
-        return { records: [{ topic: KafkaTopics.robotEvents, key: robotId, value: raw() }], samples: 0 };
+        return { records: [{ topic: KafkaTopics.robotEvents, key, value: raw() }], samples: 0 };
       case 'command_ack':
         if (channel !== 'acks') break;
-        return { records: [{ topic: KafkaTopics.commandAcks, key: robotId, value: raw() }], samples: 0 };
+        return { records: [{ topic: KafkaTopics.commandAcks, key, value: raw() }], samples: 0 };
       case 'presence': {
         if (channel !== 'presence') break;
         if (!this.#o.forwardPresence) return 'ignored';
@@ -225,8 +270,8 @@ export class Bridge {
         const value = encodeMessage(stamped);
         return {
           records: [
-            { topic: KafkaTopics.robotEvents, key: robotId, value },
-            { topic: KafkaTopics.presence, key: robotId, value },
+            { topic: KafkaTopics.robotEvents, key, value },
+            { topic: KafkaTopics.presence, key, value },
           ],
           samples: 0,
         };
@@ -241,9 +286,7 @@ export class Bridge {
           gatewayReceiveTime: receivedAt,
           gatewaySendTime: this.#now(),
         });
-        await this.#o.respond(mqttTopic('time/resp', siteId, robotId), Buffer.from(response));
-        this.#o.metrics.timeSync.inc();
-        return 'answered';
+        return { topic: mqttTopic('time/resp', siteId, robotId), payload: Buffer.from(response) };
       }
       default:
         break;
@@ -270,7 +313,7 @@ export class Bridge {
             DeadLetterReason.KAFKA_REJECTED,
             e.message,
             receivedAt,
-            String(records[0]?.key ?? ''),
+            publish.identity?.robotId ?? keyText(records[0]?.key),
           );
           return 'rejected';
         }
@@ -323,6 +366,13 @@ export class Bridge {
 class MismatchError extends Error {
   override readonly name = 'MismatchError';
   readonly code = DeadLetterReason.TOPIC_MISMATCH;
+}
+
+function keyText(key: RecordKey | undefined): string {
+  if (key === undefined) return '';
+  return typeof key === 'string'
+    ? key
+    : Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8');
 }
 
 function codeOf(error: unknown): DeadLetterReasonCode {

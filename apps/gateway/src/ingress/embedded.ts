@@ -55,40 +55,48 @@ export interface ListenerAddresses {
  * flow control holds the robot back. (A PINGREQ is not read either: a long outage ends in a
  * keepalive timeout, and the robot reconnects and resends.)
  */
-function readingGate(): { hold(client: Client): void; release(client: Client): void } {
-  type Listener = (...args: unknown[]) => void;
-  const held = new WeakMap<Client, { pending: number; readonly listeners: Listener[] }>();
-  return {
-    hold(client) {
-      const h = held.get(client);
-      if (h !== undefined) {
-        h.pending++;
-        return;
-      }
-      const listeners = client.conn.listeners('readable') as Listener[];
-      client.conn.removeAllListeners('readable');
-      held.set(client, { pending: 1, listeners });
-    },
-    release(client) {
-      const h = held.get(client);
-      if (h === undefined || --h.pending > 0) return;
-      held.delete(client);
-      for (const listener of h.listeners) client.conn.on('readable', listener);
-    },
-  };
+type Listener = (...args: unknown[]) => void;
+
+/** One authenticated connection: its identity and its PUBLISHes on their way to Kafka. */
+interface Connection {
+  readonly identity: RobotIdentity;
+  /** False once the connection is gone (made once, not per PUBLISH). */
+  readonly alive: () => boolean;
+  /** PUBLISHes handed to the bridge and not yet answered; while > 0 the socket is not read. */
+  pending: number;
+  /** The 'readable' listeners detached while `pending` > 0. */
+  held: Listener[] | undefined;
+  /**
+   * Settles (true: acknowledged) once the connection's last PUBLISH is answered; the next one starts
+   * only then. Undefined when nothing is pending, so an idle connection's PUBLISH starts at once.
+   */
+  tail: Promise<boolean> | undefined;
+  /** A PUBLISH was not acknowledged: the connection is closing, write nothing more of it. */
+  failed: boolean;
+}
+
+function hold(client: Client, connection: Connection): void {
+  if (connection.pending++ > 0) return;
+  connection.held = client.conn.listeners('readable') as Listener[];
+  client.conn.removeAllListeners('readable');
+}
+
+function release(client: Client, connection: Connection): void {
+  if (--connection.pending > 0) return;
+  const listeners = connection.held ?? [];
+  connection.held = undefined;
+  for (const listener of listeners) client.conn.on('readable', listener);
 }
 
 export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<MqttSide> {
   const { config, credentials, bridge, presence, metrics, logger } = options;
-  const identities = new WeakMap<Client, RobotIdentity>();
   /**
-   * The publishes of one connection go to the bridge one after another: aedes hands over every
-   * packet of a socket chunk at once, and concurrent retries after a Kafka outage could otherwise
-   * write a robot's batches out of order. Connections still run in parallel, and the producer
-   * coalesces their records into shared requests.
+   * Per authenticated client. The publishes of one connection go to the bridge one after another:
+   * aedes hands over every packet of a socket chunk at once, and concurrent retries after a Kafka
+   * outage could otherwise write a robot's batches out of order. Connections still run in parallel,
+   * and the producer coalesces their records into shared requests.
    */
-  const queues = new WeakMap<Client, Promise<boolean>>();
-  const gate = readingGate();
+  const connections = new WeakMap<Client, Connection>();
 
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -99,7 +107,14 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
       credentials.authenticate(client.id, username, password).then(
         (result) => {
           if (result.ok) {
-            identities.set(client, result.identity);
+            connections.set(client, {
+              identity: result.identity,
+              alive: () => !client.closed,
+              pending: 0,
+              held: undefined,
+              tail: undefined,
+              failed: false,
+            });
             done(null, true);
             return;
           }
@@ -124,49 +139,55 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
       // A last will is published by the broker itself as the connection dies; presence comes from
       // the disconnect, so the will only goes to MQTT subscribers.
       if (packet === (client as Client & { will?: unknown }).will) return done(null);
-      const identity = identities.get(client);
-      if (identity === undefined) return done(new Error('publish before authentication'));
+      const connection = connections.get(client);
+      if (connection === undefined) return done(new Error('publish before authentication'));
       // Retained messages are kept for presence only: a retained telemetry batch per robot would
       // cost up to 64 KiB each, for nothing.
       if (packet.retain && !packet.topic.endsWith('/presence')) packet.retain = false;
       const publish = {
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        identity,
-        alive: () => !client.closed,
+        identity: connection.identity,
+        alive: connection.alive,
       };
-      gate.hold(client);
-      const previous = queues.get(client) ?? Promise.resolve(true);
-      const handled = previous.then((previousOk) =>
-        previousOk
-          ? bridge.handle(publish)
-          : // The previous publish failed, so this connection is closing: do not write this one.
-            Promise.reject(new Error('an earlier publish of this connection was not acknowledged')),
-      );
-      queues.set(
-        client,
-        handled.then(
-          () => true,
-          () => false,
-        ),
-      );
-      handled.then(
+      hold(client, connection);
+      const previous = connection.tail;
+      const handled =
+        previous === undefined
+          ? connection.failed
+            ? Promise.reject(new Error('an earlier publish of this connection was not acknowledged'))
+            : bridge.handle(publish)
+          : previous.then((previousOk) =>
+              previousOk
+                ? bridge.handle(publish)
+                : // The previous publish failed, so this connection is closing: do not write this one.
+                  Promise.reject(new Error('an earlier publish of this connection was not acknowledged')),
+            );
+      // PUBACK (done) only once Kafka has the records; the next PUBLISH of this connection starts
+      // after this one is answered.
+      const settled: Promise<boolean> = handled.then(
         () => {
-          gate.release(client);
+          if (connection.tail === settled) connection.tail = undefined;
+          release(client, connection);
           done(null);
+          return true;
         },
         (error: unknown) => {
-          gate.release(client);
+          connection.failed = true;
+          if (connection.tail === settled) connection.tail = undefined;
+          release(client, connection);
           logger.warn(
-            { robotId: identity.robotId, topic: packet.topic, error: (error as Error).message },
+            { robotId: connection.identity.robotId, topic: packet.topic, error: (error as Error).message },
             'publish not acknowledged; closing the connection',
           );
           done(error as Error);
+          return false;
         },
       );
+      connection.tail = settled;
     },
     authorizeSubscribe(client, subscription, done) {
-      const identity = identities.get(client);
+      const identity = connections.get(client)?.identity;
       const decision = identity === undefined ? undefined : authorizeSubscribe(identity, subscription.topic);
       if (decision?.ok) return done(null, subscription);
       metrics.aclRefusals.inc({ operation: 'subscribe' });
@@ -179,16 +200,16 @@ export async function startEmbeddedBroker(options: EmbeddedOptions): Promise<Mqt
   });
 
   broker.on('client', (client) => {
-    const identity = identities.get(client);
+    const identity = connections.get(client)?.identity;
     if (identity === undefined) return;
     metrics.connects.inc();
     metrics.connections.inc();
     presence.connected(identity);
   });
   broker.on('clientDisconnect', (client) => {
-    const identity = identities.get(client);
+    const identity = connections.get(client)?.identity;
     if (identity === undefined) return;
-    identities.delete(client);
+    connections.delete(client);
     metrics.connections.dec();
     // aedes sets _disconnected only when the client sent DISCONNECT (then no will is published).
     presence.disconnected(identity, (client as Client & { _disconnected?: boolean })._disconnected === true);
