@@ -58,6 +58,7 @@ const SHIPPED = [
   '0002_robot_credentials.sql',
   '0003_stream_runtime.sql',
   '0004_stream_outbox_retention.sql',
+  '0005_stream_state_segments.sql',
 ];
 
 describe('shipped migrations', () => {

@@ -7,8 +7,10 @@
  * 0 rows: a newer claim exists; the transaction rolls back and `FencedError` is thrown. 1 row: this
  * transaction now holds the ownership row's lock until COMMIT, so a concurrent claim waits for it and
  * the new owner restores what this checkpoint committed (never a state older than its outputs).
- * Then, in the same transaction: state changes (upsert puts, delete nulls), outputs (upsert by id,
- * keeping the highest revision), late rows and outbox rows (insert-if-absent), offsets, task state.
+ * Then, in the same transaction: state changes (appended as one binary segment, ./state-segments.ts),
+ * outputs (upsert by id, keeping the highest revision), late rows and outbox rows
+ * (insert-if-absent), offsets, task state. `compact()` rewrites a partition's segments as its live
+ * entries, under the same guard.
  */
 import { withTransaction } from '@fleet/db';
 import type { StateChange } from '@fleet/state';
@@ -17,6 +19,7 @@ import type { TaskCheckpoint, TaskStateSnapshot } from '../task/partition-task.j
 import type { EmitOutput, LateOutput, SideOutput } from '../task/outputs.js';
 import { FencedError } from './errors.js';
 import { toJson } from './json.js';
+import { encodeSegments, StateMerge } from './state-segments.js';
 
 /** A message for another system, written with the checkpoint and published after it commits. */
 export interface OutboxMessage {
@@ -42,13 +45,35 @@ export interface StoredCheckpoint {
   /** 0n when the partition has never been checkpointed. */
   readonly checkpointId: bigint;
   readonly entries: StateChange[];
+  /** State segments (rows) the entries were merged from, and their bytes: for compaction. */
+  readonly segments: number;
+  readonly segmentBytes: number;
+  /** Bytes of the live entries' segment form (what a compaction writes). */
+  readonly liveBytes: number;
   readonly taskState: TaskStateSnapshot | undefined;
   readonly offsets: Readonly<Record<string, bigint>>;
 }
 
 export interface CommitResult {
   readonly stateBytes: number;
+  /** State segment rows written and their bytes (0 when no state changed). */
+  readonly segments: number;
+  readonly segmentBytes: number;
   readonly durationMs: number;
+}
+
+export interface CompactResult {
+  /** Segment rows (and legacy per-entry rows) replaced, and the rows written. */
+  readonly replaced: number;
+  readonly written: number;
+  readonly entries: number;
+  readonly liveBytes: number;
+  readonly durationMs: number;
+}
+
+export interface CheckpointStoreOptions {
+  /** Largest state segment row; a checkpoint's changes are split into rows of at most this. Default 8 MiB. */
+  readonly maxSegmentBytes?: number;
 }
 
 export interface ClaimOptions {
@@ -57,7 +82,14 @@ export interface ClaimOptions {
 }
 
 export class PgCheckpointStore {
-  constructor(private readonly pool: Pool) {}
+  private readonly maxSegmentBytes: number;
+
+  constructor(
+    private readonly pool: Pool,
+    options: CheckpointStoreOptions = {},
+  ) {
+    this.maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
+  }
 
   /**
    * Takes the partition for `owner` if it is free (never owned, released), already `owner`'s, or
@@ -113,30 +145,17 @@ export class PgCheckpointStore {
         'SELECT topic, next_offset::text AS next_offset FROM stream_offsets WHERE job = $1 AND partition = $2',
         [job, partition],
       );
-      const state = await client.query<{
-        name: string;
-        key: string;
-        user_key: string;
-        value: Buffer;
-        written_at: string;
-      }>(
-        `SELECT name, key, user_key, value, written_at::text AS written_at
-           FROM stream_state WHERE job = $1 AND partition = $2`,
-        [job, partition],
-      );
+      const merged = await readState(client, job, partition);
       await client.query('COMMIT');
       const t = task.rows[0];
       return {
         checkpointId: t === undefined ? 0n : BigInt(t.checkpoint_id),
         taskState: t?.task_state,
         offsets: Object.fromEntries(offsets.rows.map((r) => [r.topic, BigInt(r.next_offset)])),
-        entries: state.rows.map((r) => ({
-          name: r.name,
-          key: r.key,
-          userKey: r.user_key,
-          value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-          writtenAt: Number(r.written_at),
-        })),
+        entries: merged.entries,
+        segments: merged.rows,
+        segmentBytes: merged.bytes,
+        liveBytes: merged.liveBytes,
       };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -180,16 +199,10 @@ export class PgCheckpointStore {
   ): Promise<CommitResult> {
     const started = performance.now();
     const { job, partition } = claim;
-    let stateBytes = 0;
+    let written = { stateBytes: 0, segments: 0, segmentBytes: 0 };
     await withTransaction(this.pool, async (client) => {
-      const guard = await client.query(
-        `UPDATE stream_ownership SET heartbeat_at = now()
-          WHERE job = $1 AND partition = $2 AND epoch = $3 AND owner = $4`,
-        [job, partition, claim.epoch.toString(), claim.owner],
-      );
-      if (guard.rowCount !== 1) throw new FencedError(job, partition, claim.epoch, claim.owner);
-
-      stateBytes = await writeState(client, job, partition, cp.stateChanges);
+      await guard(client, claim);
+      written = await writeState(client, job, partition, checkpointId, cp.stateChanges, this.maxSegmentBytes);
       await writeOutputs(client, job, partition, cp);
       await writeOutbox(client, job, partition, outbox);
       const topics = Object.keys(cp.offsets);
@@ -203,7 +216,7 @@ export class PgCheckpointStore {
       }
       await client.query(
         `INSERT INTO stream_task_state (job, partition, task_state, checkpoint_id, epoch, committed_at)
-         VALUES ($1, $2, $3::jsonb, $4, $5, now())
+         VALUES ($1, $2, $3::json, $4, $5, now())
          ON CONFLICT (job, partition) DO UPDATE SET task_state = EXCLUDED.task_state,
            checkpoint_id = EXCLUDED.checkpoint_id, epoch = EXCLUDED.epoch, committed_at = now()`,
         [job, partition, toJson(cp.taskState), checkpointId.toString(), claim.epoch.toString()],
@@ -219,13 +232,50 @@ export class PgCheckpointStore {
           claim.epoch.toString(),
           claim.owner,
           cp.stateChanges.length,
-          stateBytes,
+          written.stateBytes,
           cp.outputs.length,
           performance.now() - started,
         ],
       );
     });
-    return { stateBytes, durationMs: performance.now() - started };
+    return { ...written, durationMs: performance.now() - started };
+  }
+
+  /**
+   * Rewrites the partition's state segments as its live entries (what a restore would build), in
+   * ONE transaction guarded like a commit, so a restore reads fewer, smaller rows. `FencedError`
+   * when a newer claim exists.
+   */
+  async compact(claim: Claim): Promise<CompactResult> {
+    const started = performance.now();
+    const { job, partition } = claim;
+    let result = { replaced: 0, written: 0, entries: 0, liveBytes: 0 };
+    await withTransaction(this.pool, async (client) => {
+      await guard(client, claim);
+      const merged = await readState(client, job, partition);
+      const { rows } = await client.query<{ seq: string | null }>(
+        'SELECT max(seq)::text AS seq FROM stream_state_segments WHERE job = $1 AND partition = $2',
+        [job, partition],
+      );
+      const last = BigInt(rows[0]?.seq ?? '0');
+      await client.query('DELETE FROM stream_state_segments WHERE job = $1 AND partition = $2', [
+        job,
+        partition,
+      ]);
+      await client.query('DELETE FROM stream_state WHERE job = $1 AND partition = $2', [job, partition]);
+      const segments = encodeSegments(merged.entries, this.maxSegmentBytes);
+      // The merged rows take the places up to the last one replaced: later commits append after.
+      const first = last - BigInt(segments.length) + 1n;
+      for (let i = 0; i < segments.length; i++)
+        await insertSegment(client, job, partition, first + BigInt(i), null, segments[i] as Buffer);
+      result = {
+        replaced: merged.rows,
+        written: segments.length,
+        entries: merged.entries.length,
+        liveBytes: merged.liveBytes,
+      };
+    });
+    return { ...result, durationMs: performance.now() - started };
   }
 
   /** Outbox rows of these partitions not yet published, oldest first. */
@@ -289,57 +339,116 @@ export class PgCheckpointStore {
   }
 }
 
+/** The epoch guard: the first statement of every write transaction of a partition. */
+async function guard(client: PoolClient, claim: Claim): Promise<void> {
+  const { rowCount } = await client.query(
+    `UPDATE stream_ownership SET heartbeat_at = now()
+      WHERE job = $1 AND partition = $2 AND epoch = $3 AND owner = $4`,
+    [claim.job, claim.partition, claim.epoch.toString(), claim.owner],
+  );
+  if (rowCount !== 1) throw new FencedError(claim.job, claim.partition, claim.epoch, claim.owner);
+}
+
+/** One segment row; a Buffer parameter travels in binary (not as hex text, as inside an array). */
+async function insertSegment(
+  client: PoolClient,
+  job: string,
+  partition: number,
+  seq: bigint,
+  checkpointId: bigint | null,
+  data: Buffer,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO stream_state_segments (job, partition, seq, checkpoint_id, data)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [job, partition, seq.toString(), checkpointId?.toString() ?? null, data],
+  );
+}
+
+/**
+ * The partition's live state entries: the per-entry rows of older versions (stream_state), then
+ * every segment in order.
+ */
+async function readState(
+  client: PoolClient,
+  job: string,
+  partition: number,
+): Promise<{ entries: StateChange[]; rows: number; bytes: number; liveBytes: number }> {
+  const merge = new StateMerge();
+  const legacy = await client.query<{
+    name: string;
+    key: string;
+    user_key: string;
+    value: Buffer;
+    written_at: string;
+  }>(
+    `SELECT name, key, user_key, value, written_at::text AS written_at
+       FROM stream_state WHERE job = $1 AND partition = $2`,
+    [job, partition],
+  );
+  for (const r of legacy.rows) {
+    merge.apply({
+      name: r.name,
+      key: r.key,
+      userKey: r.user_key,
+      value: new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+      writtenAt: Number(r.written_at),
+    });
+  }
+  const segments = await client.query<{ data: Buffer }>(
+    'SELECT data FROM stream_state_segments WHERE job = $1 AND partition = $2 ORDER BY seq',
+    [job, partition],
+  );
+  let bytes = 0;
+  for (const r of segments.rows) {
+    bytes += r.data.byteLength;
+    merge.applySegment(r.data);
+  }
+  const entries = merge.entries();
+  const liveBytes = encodedSize(entries);
+  return { entries, rows: legacy.rows.length + segments.rows.length, bytes, liveBytes };
+}
+
+function encodedSize(entries: readonly StateChange[]): number {
+  let n = 5;
+  for (const c of entries)
+    n +=
+      21 +
+      Buffer.byteLength(c.name) +
+      Buffer.byteLength(c.key) +
+      Buffer.byteLength(c.userKey) +
+      (c.value === null ? 0 : 4 + c.value.byteLength);
+  return n;
+}
+
+/** Appends the checkpoint's state changes as segment rows after the partition's last one. */
 async function writeState(
   client: PoolClient,
   job: string,
   partition: number,
+  checkpointId: bigint,
   changes: readonly StateChange[],
-): Promise<number> {
+  maxSegmentBytes: number,
+): Promise<{ stateBytes: number; segments: number; segmentBytes: number }> {
+  if (changes.length === 0) return { stateBytes: 0, segments: 0, segmentBytes: 0 };
   // Last change per entry wins (an entry is listed once by takeChanges; this makes it certain).
   const last = new Map<string, StateChange>();
   for (const c of changes) last.set(`${c.name}\u0000${c.key}\u0000${c.userKey}`, c);
-  const puts: StateChange[] = [];
-  const deletes: StateChange[] = [];
-  let bytes = 0;
-  for (const c of last.values()) {
-    if (c.value === null) deletes.push(c);
-    else {
-      puts.push(c);
-      bytes += c.value.byteLength;
-    }
+  let stateBytes = 0;
+  for (const c of last.values()) stateBytes += c.value?.byteLength ?? 0;
+  const segments = encodeSegments([...last.values()], maxSegmentBytes);
+  const { rows } = await client.query<{ seq: string | null }>(
+    'SELECT max(seq)::text AS seq FROM stream_state_segments WHERE job = $1 AND partition = $2',
+    [job, partition],
+  );
+  const after = BigInt(rows[0]?.seq ?? '0');
+  let segmentBytes = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const data = segments[i] as Buffer;
+    segmentBytes += data.byteLength;
+    await insertSegment(client, job, partition, after + 1n + BigInt(i), checkpointId, data);
   }
-  if (puts.length > 0) {
-    await client.query(
-      `INSERT INTO stream_state (job, partition, name, key, user_key, value, written_at)
-       SELECT $1, $2, n, k, u, v, w FROM unnest($3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
-         AS x(n, k, u, v, w)
-       ON CONFLICT (job, partition, name, key, user_key)
-       DO UPDATE SET value = EXCLUDED.value, written_at = EXCLUDED.written_at`,
-      [
-        job,
-        partition,
-        puts.map((c) => c.name),
-        puts.map((c) => c.key),
-        puts.map((c) => c.userKey),
-        puts.map((c) =>
-          Buffer.from(
-            (c.value as Uint8Array).buffer,
-            (c.value as Uint8Array).byteOffset,
-            (c.value as Uint8Array).byteLength,
-          ),
-        ),
-        puts.map((c) => Math.trunc(c.writtenAt).toString()),
-      ],
-    );
-  }
-  if (deletes.length > 0) {
-    await client.query(
-      `DELETE FROM stream_state s USING unnest($3::text[], $4::text[], $5::text[]) AS x(n, k, u)
-        WHERE s.job = $1 AND s.partition = $2 AND s.name = x.n AND s.key = x.k AND s.user_key = x.u`,
-      [job, partition, deletes.map((c) => c.name), deletes.map((c) => c.key), deletes.map((c) => c.userKey)],
-    );
-  }
-  return bytes;
+  return { stateBytes, segments: segments.length, segmentBytes };
 }
 
 interface WindowLike {

@@ -26,6 +26,10 @@ export interface CheckpointEvent {
   readonly durationMs: number;
   /** Why: 'interval', 'revoked' or 'close'. */
   readonly reason: string;
+  /** State segment rows of the partition in PostgreSQL after this checkpoint (and any compaction). */
+  readonly segments: number;
+  /** Present when the partition's segments were compacted right after this checkpoint. */
+  readonly compaction?: { readonly replaced: number; readonly entries: number; readonly durationMs: number };
 }
 
 export interface RestoreEvent {

@@ -140,7 +140,17 @@ interface Owned<E> {
   readonly restoredFrom: bigint;
   /** Clock time of the last commit by this owner, or of the restore before the first one. */
   lastCommitAt: number;
+  /** State segment rows and bytes in PostgreSQL since the last compaction, and the live bytes then. */
+  segments: number;
+  segmentBytes: number;
+  liveBytes: number;
 }
+
+/** Compact a partition's state segments once they are this many rows... */
+const COMPACT_SEGMENTS = 64;
+/** ...or hold this many times the live state's bytes (and at least COMPACT_MIN_BYTES). */
+const COMPACT_RATIO = 2;
+const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
 
 export interface PartitionStatus {
   readonly partition: number;
@@ -574,6 +584,9 @@ export class StreamInstance<E> {
       checkpointId: stored.checkpointId,
       restoredFrom: stored.checkpointId,
       lastCommitAt: this.clock.now(),
+      segments: stored.segments,
+      segmentBytes: stored.segmentBytes,
+      liveBytes: stored.liveBytes,
     });
     const durationMs = performance.now() - started;
     await this.store.recordRestore(claim, stored.checkpointId, stored.entries.length, durationMs);
@@ -679,6 +692,26 @@ export class StreamInstance<E> {
       const r = await this.store.commit(o.claim, id, cp, outbox);
       o.checkpointId = id;
       o.lastCommitAt = this.clock.now();
+      o.segments += r.segments;
+      o.segmentBytes += r.segmentBytes;
+      let compaction: CheckpointEvent['compaction'];
+      if (
+        reason === 'interval' &&
+        (o.segments >= COMPACT_SEGMENTS ||
+          o.segmentBytes > Math.max(COMPACT_RATIO * o.liveBytes, COMPACT_MIN_BYTES))
+      ) {
+        // Fewer, smaller rows for the next restore; a failure leaves the segments as they were.
+        try {
+          const c = await this.store.compact(o.claim);
+          o.segments = c.written;
+          o.segmentBytes = c.liveBytes;
+          o.liveBytes = c.liveBytes;
+          compaction = { replaced: c.replaced, entries: c.entries, durationMs: c.durationMs };
+        } catch (error) {
+          if (error instanceof FencedError) throw error;
+          this.report(`compaction ${o.claim.partition}`, error);
+        }
+      }
       const event: CheckpointEvent = {
         job: cp.job,
         partition: cp.partition,
@@ -691,6 +724,8 @@ export class StreamInstance<E> {
         offsets: cp.offsets,
         durationMs: r.durationMs,
         reason,
+        segments: o.segments,
+        ...(compaction === undefined ? {} : { compaction }),
       };
       checkpointChannel.publish(event);
       return true;

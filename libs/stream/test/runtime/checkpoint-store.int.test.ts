@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createDatabase, createPool, dropDatabase, migrate } from '@fleet/db';
-import { createMemoryBackend } from '@fleet/state';
+import { createMemoryBackend, type StateChange } from '@fleet/state';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FencedError, PartitionTask, PgCheckpointStore, type TaskRecord } from '../../src/index.js';
 import { keyedCounts } from './support/jobs.js';
@@ -139,5 +139,62 @@ describe('PgCheckpointStore', () => {
     );
     expect(rows.map((r) => r.id)).toEqual(['r-other', 'r-pending']);
     expect((await store.pendingOutbox('retention', [0], 10)).map((r) => r.id)).toEqual(['r-pending']);
+  });
+
+  it('appends state as segment rows, restores their merge, compacts them to the same entries, and merges rows left by older versions', async () => {
+    const small = new PgCheckpointStore(pool, { maxSegmentBytes: 200 }); // several rows per checkpoint
+    const claim = (await small.claim('segments', 0, 'a', { sessionTimeoutMs: 60_000 }))!;
+    const t = await task(0);
+    const cp = (changes: StateChange[]) => ({ ...t.checkpoint(), stateChanges: changes });
+    const put = (key: string, v: number, at = 1): StateChange => ({
+      name: 'v',
+      key,
+      userKey: '',
+      value: new Uint8Array([v]),
+      writtenAt: at,
+    });
+    const del = (key: string): StateChange => ({ name: 'v', key, userKey: '', value: null, writtenAt: 9 });
+    // Rows of an older version (per entry, in stream_state): the segments apply after them.
+    await pool.query(
+      `INSERT INTO stream_state (job, partition, name, key, user_key, value, written_at)
+       VALUES ('segments', 0, 'v', 'legacy', '', '\\x07', 3), ('segments', 0, 'v', 'k-0', '', '\\x63', 3)`,
+    );
+    const r1 = await small.commit(claim, 1n, cp(Array.from({ length: 20 }, (_, i) => put(`k-${i}`, i))), []);
+    expect(r1.segments).toBeGreaterThan(1);
+    await small.commit(claim, 2n, cp([put('k-1', 101, 2), del('k-2'), del('legacy')]), []);
+    await small.commit(claim, 3n, cp([]), []); // no state change: no row
+
+    const byKey = (entries: readonly StateChange[]) =>
+      Object.fromEntries(entries.map((e) => [e.key, [...(e.value ?? [])][0]]));
+    const expected: Record<string, number | undefined> = {
+      ...byKey(Array.from({ length: 20 }, (_, i) => put(`k-${i}`, i))),
+      'k-1': 101,
+    };
+    delete expected['k-2'];
+    const loaded = await small.load('segments', 0);
+    expect(byKey(loaded.entries)).toEqual(expected);
+    expect(loaded.segments).toBe(2 + r1.segments + 1);
+    expect(loaded.entries.find((e) => e.key === 'k-1')?.writtenAt).toBe(2);
+
+    const c = await small.compact(claim);
+    expect(c).toMatchObject({ replaced: loaded.segments, entries: 19 });
+    const compacted = await small.load('segments', 0);
+    expect(byKey(compacted.entries)).toEqual(expected);
+    expect(compacted.segments).toBe(c.written);
+    const legacy = await pool.query("SELECT count(*)::int AS n FROM stream_state WHERE job = 'segments'");
+    expect(legacy.rows[0]).toEqual({ n: 0 });
+
+    // Commits after a compaction apply after it.
+    await small.commit(claim, 4n, cp([put('k-3', 33, 4), del('k-4')]), []);
+    const after = await small.load('segments', 0);
+    const expectedAfter: Record<string, number | undefined> = { ...expected, 'k-3': 33 };
+    delete expectedAfter['k-4'];
+    expect(byKey(after.entries)).toEqual(expectedAfter);
+
+    // A zombie cannot compact.
+    const newer = (await small.claim('segments', 0, 'b', { sessionTimeoutMs: 0 }))!;
+    expect(newer.epoch).toBe(claim.epoch + 1n);
+    await expect(small.compact(claim)).rejects.toBeInstanceOf(FencedError);
+    expect(byKey((await small.load('segments', 0)).entries)).toEqual(expectedAfter);
   });
 });
