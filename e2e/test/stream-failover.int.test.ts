@@ -106,6 +106,8 @@ async function setup(name: string, kind: 'kafka' | 'file' = 'kafka') {
     input,
     outboxTopic: outbox,
     lateTopic: late,
+    // Compaction of the state segments runs every few checkpoints, between the kills and restores.
+    compactAfterSegments: 4,
   };
   const options = (jobName: string): ClusterOptions => ({ ...base, jobName });
   const start = (id: string, jobName: string): StreamProc => {
@@ -188,6 +190,7 @@ async function killScenario(scenario: Scenario): Promise<void> {
   await waitCaughtUp(pool, admin, job, input, 90_000);
   // Partition ownership: the job's Kafka consumer group on Kafka, PostgreSQL leases on the file log.
   expect(live[0]?.events('started')[0]).toMatchObject({ membership: scenario.membership });
+  expect(live.some((p) => p.events('checkpoint').some((e) => e['compaction'] !== undefined))).toBe(true);
   await Promise.all(live.map((p) => stopInstance(p)));
 
   const restores = await pool.query<{ partition: number; checkpoint_id: string; owner: string }>(

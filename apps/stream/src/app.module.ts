@@ -117,6 +117,7 @@ export class StreamAppModule {
             heartbeatMs: c.heartbeatMs,
             sessionTimeoutMs: c.sessionTimeoutMs,
             membership: c.membership,
+            compactAfterSegments: c.compactAfterSegments,
           }),
       },
       {

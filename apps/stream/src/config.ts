@@ -33,6 +33,8 @@ export interface StreamConfig {
    * PostgreSQL leases alone (the only choice on the file-backed log).
    */
   readonly membership: 'kafka-group' | 'lease';
+  /** State segment rows per partition after which a checkpoint compacts them. */
+  readonly compactAfterSegments: number;
   readonly migrate: boolean;
   /** The operations endpoint (/metrics, /healthz, /readyz); port 0 picks a free one. */
   readonly http: { readonly host: string; readonly port: number };
@@ -43,7 +45,7 @@ export const USAGE = `usage: stream --job keyed-counts --job-name NAME --input T
               [--log kafka --brokers host:port,... | --log file --log-dir DIR]
               [--state memory | --state leveldb --state-dir DIR]
               [--outbox-topic TOPIC] [--late-topic TOPIC] [--checkpoint-ms 1000] [--heartbeat-ms 1000]
-              [--session-timeout-ms 10000] [--membership kafka-group | lease] [--migrate]
+              [--session-timeout-ms 10000] [--membership kafka-group | lease] [--compact-after-segments 64] [--migrate]
               [--http-host 0.0.0.0] [--http-port 9465 (0: any free port)]
 env: KAFKA_BROKERS, FLEET_LOG_DIR, FLEET_STREAM_STATE_DIR, DATABASE_URL, FLEET_STREAM_HTTP_HOST, FLEET_STREAM_HTTP_PORT
      (used when the flags are absent)`;
@@ -88,6 +90,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
       'heartbeat-ms': { type: 'string' },
       'session-timeout-ms': { type: 'string' },
       membership: { type: 'string' },
+      'compact-after-segments': { type: 'string' },
       migrate: { type: 'boolean', default: false },
       'http-host': { type: 'string' },
       'http-port': { type: 'string' },
@@ -141,6 +144,7 @@ export function readConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Str
     log,
     state,
     membership,
+    compactAfterSegments: positiveInt('compact-after-segments', values['compact-after-segments'], 64),
     databaseUrl,
     job: 'keyed-counts',
     jobName,

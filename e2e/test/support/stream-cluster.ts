@@ -39,6 +39,7 @@ export interface ClusterOptions {
   readonly input: string;
   readonly outboxTopic?: string;
   readonly lateTopic?: string;
+  readonly compactAfterSegments?: number;
   readonly checkpointMs?: number;
   readonly heartbeatMs?: number;
   readonly sessionTimeoutMs?: number;
@@ -73,6 +74,9 @@ export function startInstance(id: string, o: ClusterOptions): StreamProc {
     String(o.sessionTimeoutMs ?? 4000),
     ...(o.outboxTopic === undefined ? [] : ['--outbox-topic', o.outboxTopic]),
     ...(o.lateTopic === undefined ? [] : ['--late-topic', o.lateTopic]),
+    ...(o.compactAfterSegments === undefined
+      ? []
+      : ['--compact-after-segments', String(o.compactAfterSegments)]),
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];

@@ -128,6 +128,12 @@ export interface StreamInstanceOptions<E> {
    * minute at most). Default 3 600 000 ms (1 h).
    */
   readonly outboxRetentionMs?: number;
+  /**
+   * A partition's state segments in PostgreSQL are compacted (rewritten as its live entries) after
+   * a checkpoint once there are this many rows, or once they hold more than twice the live state's
+   * bytes (and 16 MiB). Default 64.
+   */
+  readonly compactAfterSegments?: number;
   readonly clock?: Clock;
 }
 
@@ -146,7 +152,7 @@ interface Owned<E> {
   liveBytes: number;
 }
 
-/** Compact a partition's state segments once they are this many rows... */
+/** Compact a partition's state segments once they are this many rows (default)... */
 const COMPACT_SEGMENTS = 64;
 /** ...or hold this many times the live state's bytes (and at least COMPACT_MIN_BYTES). */
 const COMPACT_RATIO = 2;
@@ -697,7 +703,7 @@ export class StreamInstance<E> {
       let compaction: CheckpointEvent['compaction'];
       if (
         reason === 'interval' &&
-        (o.segments >= COMPACT_SEGMENTS ||
+        (o.segments >= (this.options.compactAfterSegments ?? COMPACT_SEGMENTS) ||
           o.segmentBytes > Math.max(COMPACT_RATIO * o.liveBytes, COMPACT_MIN_BYTES))
       ) {
         // Fewer, smaller rows for the next restore; a failure leaves the segments as they were.
