@@ -3,8 +3,12 @@
  * window operators (`op.fn` alone): identical outputs, and checkpoints of the KeyGroupState form
  * restore into the packed one (same StateChange records).
  */
+import { structCodec } from '@fleet/state';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { at, driver, type JobDriver, type Operator } from '../src/index.js';
+import { WindowStore } from '../src/windows/window-store.js';
+import { windowSetCodec, type WindowSet } from '../src/windows/window-set.js';
 import { jobWith, presence, sample, sessions, sliding, status1m, type Input } from './support/status-job.js';
 
 const opts = { outOfOrdernessMs: 2000, allowedLatenessMs: 30_000, idleTimeoutMs: 30_000 };
@@ -54,4 +58,57 @@ describe('packed window store', () => {
       expect(t.outputs(), `restored after step ${i}`).toEqual(reference);
     }
   });
+});
+
+describe('packed window store checkpoints', () => {
+  const fields = ['n', 'sum', 'min'] as const;
+  const acc = structCodec(fields);
+  const windowsOf = (sizeMs: number | undefined) =>
+    fc
+      .array(
+        fc.record({
+          start: fc.integer({ min: 0, max: 1e6 }).map((x) => x * 1000),
+          len: fc.integer({ min: 1, max: 120 }).map((x) => x * 1000),
+          revision: fc.integer({ min: -1, max: 40 }),
+          anchored: fc.boolean(),
+          fired: fc.boolean(),
+          acc: fc.record({
+            n: fc.integer({ min: 0, max: 1e6 }),
+            sum: fc.double({ noNaN: true }),
+            min: fc.double({ noNaN: true }),
+          }),
+        }),
+        { minLength: 1, maxLength: 4 },
+      )
+      .map((ws): WindowSet<Record<(typeof fields)[number], number>> => {
+        const m: number[] = [];
+        const a: Record<(typeof fields)[number], number>[] = [];
+        for (const w of [...ws].sort((x, y) => x.start - y.start)) {
+          const end = w.start + (sizeMs ?? w.len);
+          m.push(w.start, end, w.revision, w.anchored ? w.start : NaN, w.fired ? end : NaN);
+          a.push(w.acc);
+        }
+        return { m, a };
+      });
+
+  for (const sizeMs of [60_000, undefined]) {
+    it(`writes each changed key's windows in windowSetCodec bytes (${sizeMs === undefined ? 'sessions' : 'fixed size'})`, () => {
+      fc.assert(
+        fc.property(fc.array(windowsOf(sizeMs), { minLength: 1, maxLength: 30 }), (sets) => {
+          const store = new WindowStore({ name: 'w', accCodec: acc, sizeMs });
+          sets.forEach((set, k) => store.store(k, set));
+          const names = sets.map((_, k) => `r-${k}`);
+          const changes = store.takeChanges(names);
+          const codec = windowSetCodec(acc);
+          expect(changes.map((c) => c.key)).toEqual(names);
+          changes.forEach((c, k) => {
+            const set = sets[k] as WindowSet<Record<(typeof fields)[number], number>>;
+            expect([...(c.value as Uint8Array)]).toEqual([...codec.encode(set)]);
+            expect(c.writtenAt).toBe(set.m[(set.a.length - 1) * 5]);
+          });
+          expect(store.takeChanges(names)).toEqual([]);
+        }),
+      );
+    });
+  }
 });

@@ -661,16 +661,20 @@ export class StreamInstance<E> {
     }
   }
 
+  /**
+   * Checkpoints every owned partition. The partitions' transactions run concurrently (on the pool's
+   * connections): each task's checkpoint is taken at once, and the database writes one partition
+   * while this thread encodes the next, so an instance's checkpoint takes about the longer of the
+   * two, not their sum.
+   */
   private async checkpointAll(reason: string): Promise<void> {
-    let outbox = false;
-    for (const o of [...this.owned.values()]) {
-      if (this.owned.get(o.claim.partition) !== o) continue;
-      if (
-        (await this.checkpoint(o, reason)) &&
-        (this.job.outbox !== undefined || this.job.lateData !== undefined)
-      )
-        outbox = true;
-    }
+    const committed = await Promise.all(
+      [...this.owned.values()]
+        .filter((o) => this.owned.get(o.claim.partition) === o)
+        .map((o) => this.checkpoint(o, reason)),
+    );
+    const outbox =
+      committed.some(Boolean) && (this.job.outbox !== undefined || this.job.lateData !== undefined);
     if (outbox) this.publish();
   }
 

@@ -120,6 +120,32 @@ export class WindowStore<ACC> implements OperatorStore {
     if (this.fields === undefined) this.objects[r] = undefined;
   }
 
+  /** Scratch for {@link windowOf}. */
+  private readonly w5 = new Float64Array(STRIDE);
+
+  /** Record r's window as the STRIDE numbers of WindowSet.m: start, end, revision, anchor, firedEnd. */
+  private windowOf(r: number, out: Float64Array): void {
+    const { f, i } = this;
+    const o = r * this.stride;
+    const start = f[o] as number;
+    const word = i[r * 2 + 1] as number;
+    const flags = word & 3;
+    let end: number;
+    let anchor: number;
+    if (this.size === undefined) {
+      end = f[o + 1] as number;
+      anchor = f[o + 2] as number;
+    } else {
+      end = start + this.size;
+      anchor = flags & ANCHORED ? start : NaN;
+    }
+    out[0] = start;
+    out[1] = end;
+    out[2] = (word >> 2) - 1;
+    out[3] = anchor;
+    out[4] = flags & FIRED ? end : NaN;
+  }
+
   /** The key's windows as a scratch WindowSet (valid until the next `load`). */
   load(k: number): WindowSet<ACC> {
     this.ensureKey(k);
@@ -128,21 +154,11 @@ export class WindowStore<ACC> implements OperatorStore {
     set.a.length = 0;
     const { f, i, stride, fields } = this;
     let w = 0;
+    const w5 = this.w5;
     for (let r = this.head[k] as number; r >= 0; r = i[r * 2] as number, w++) {
       const o = r * stride;
-      const start = f[o] as number;
-      const word = i[r * 2 + 1] as number;
-      const flags = word & 3;
-      let end: number;
-      let anchor: number;
-      if (this.size === undefined) {
-        end = f[o + 1] as number;
-        anchor = f[o + 2] as number;
-      } else {
-        end = start + this.size;
-        anchor = flags & ANCHORED ? start : NaN;
-      }
-      set.m.push(start, end, (word >> 2) - 1, anchor, flags & FIRED ? end : NaN);
+      this.windowOf(r, w5);
+      set.m.push(w5[0] as number, w5[1] as number, w5[2] as number, w5[3] as number, w5[4] as number);
       if (fields === undefined) set.a.push(this.objects[r] as ACC);
       else {
         let acc = this.scratch[w];
@@ -240,13 +256,58 @@ export class WindowStore<ACC> implements OperatorStore {
         out.push({ name: this.name, key, userKey: '', value: null, writtenAt: 0 });
         continue;
       }
+      if (this.fields !== undefined) {
+        out.push(this.encodePacked(k, key));
+        continue;
+      }
       const set = this.load(k);
       // writtenAt: the state has no TTL; the newest window's start stands for the write time.
       const writtenAt = set.m[(set.a.length - 1) * STRIDE] as number;
       out.push({ name: this.name, key, userKey: '', value: this.codec.encode(set), writtenAt });
     }
     this.dirtyCount = 0;
+    this.arena = undefined;
     return out;
+  }
+
+  /** Where packed encodings of one checkpoint are written (views of it become the values). */
+  private arena: { bytes: Uint8Array; view: DataView; at: number } | undefined;
+
+  /**
+   * Key k's windows in `windowSetCodec` bytes, written straight from the packed records into a
+   * shared arena: one allocation per ~1 MiB of changes instead of several per key (the struct
+   * accumulator's bytes are its float64 fields in order, as `structCodec` encodes them).
+   */
+  private encodePacked(k: number, key: string): StateChange {
+    const { f, i, stride, meta } = this;
+    const nf = (this.fields as readonly string[]).length;
+    let n = 0;
+    for (let r = this.head[k] as number; r >= 0; r = i[r * 2] as number) n++;
+    const size = 4 + n * (STRIDE * 8 + 4 + nf * 8);
+    let arena = this.arena;
+    if (arena === undefined || arena.at + size > arena.bytes.byteLength) {
+      const bytes = new Uint8Array(Math.max(size, 1 << 20));
+      arena = this.arena = { bytes, view: new DataView(bytes.buffer), at: 0 };
+    }
+    const view = arena.view;
+    const base = arena.at;
+    let o = base;
+    view.setUint32(o, n, true);
+    o += 4;
+    let newest = 0;
+    const w5 = this.w5;
+    for (let r = this.head[k] as number; r >= 0; r = i[r * 2] as number) {
+      const at = r * stride;
+      this.windowOf(r, w5);
+      for (let j = 0; j < STRIDE; j++, o += 8) view.setFloat64(o, w5[j] as number, true);
+      view.setUint32(o, nf * 8, true);
+      o += 4;
+      for (let j = 0; j < nf; j++, o += 8) view.setFloat64(o, f[at + meta + j] as number, true);
+      newest = w5[0] as number;
+    }
+    arena.at = o;
+    // writtenAt: the state has no TTL; the newest window's start stands for the write time.
+    return { name: this.name, key, userKey: '', value: arena.bytes.subarray(base, o), writtenAt: newest };
   }
 
   restore(entries: readonly StateChange[], indexOf: (key: string) => number): void {
