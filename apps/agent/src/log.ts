@@ -41,7 +41,9 @@ export function isoUtc(ms: number): string {
   const z = days + 719_468; // days since 0000-03-01
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097; // [0, 146096]
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100)); // [0, 365], from March 1st
   const mp = Math.floor((5 * doy + 2) / 153); // [0, 11], March = 0
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;

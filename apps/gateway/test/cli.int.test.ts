@@ -164,7 +164,10 @@ describe('fleet-gateway run', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // stdout also carries the JSON log lines; the ready line is the one saying so.
-    const line = run.stdout().split('\n').find((l) => l.includes('"ready":true'));
+    const line = run
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"ready":true'));
     const ready = JSON.parse(line ?? '{}') as { mqtt: { tls: number; tcp: number } };
     expect(ready.mqtt.tls).toBeGreaterThan(0);
 
