@@ -36,6 +36,11 @@ export interface GroupAssignment {
   readonly partitions: readonly number[];
   /** The member epoch; it moves forward with every new assignment. 0 before the first. */
   readonly epoch: number;
+  /**
+   * Set when heartbeats have failed for longer than the session timeout (the assignment is then
+   * empty): the last failure, as a retriable `LogError`, for the caller to report.
+   */
+  readonly failure?: Error;
 }
 
 export interface GroupMember {

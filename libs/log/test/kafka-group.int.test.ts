@@ -7,6 +7,7 @@
  * fail with a final error that says what to change.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaLog, LogError, type GroupMember, type LogAdmin } from '../src/index.js';
@@ -119,5 +120,25 @@ describe('Kafka group member (KIP-848), real broker', () => {
 
   it('refuses a heartbeat interval that is not below the session timeout, before any request', () => {
     expect(() => member('args', { sessionTimeoutMs: 1000, heartbeatIntervalMs: 1000 })).toThrow(LogError);
+  });
+
+  it('rejects the first assignment with a retriable TIMEOUT when no coordinator answers, and keeps trying', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 1));
+      });
+    });
+    const unreachable = createKafkaLog({ brokers: [`127.0.0.1:${port}`], clientId: 'log-group-unreachable' });
+    const m = (unreachable.groupMember as NonNullable<typeof unreachable.groupMember>)({
+      groupId: `log-group-test.${RUN}.unreachable`,
+      topic: TOPIC,
+      sessionTimeoutMs: 1500,
+      heartbeatIntervalMs: 200,
+    });
+    members.push(m);
+    for (let i = 0; i < 2; i++) {
+      await expect(m.assignment()).rejects.toMatchObject({ code: 'TIMEOUT', retriable: true });
+    }
   });
 });

@@ -88,6 +88,8 @@ export class KafkaGroupMember implements GroupMember {
   #fatal: LogError | undefined;
   #closed = false;
   #bootstrap = 0;
+  /** The last failed heartbeat's error (kept until one succeeds). */
+  #lastError: unknown;
 
   constructor(config: KafkaLogConfig, options: GroupMemberOptions) {
     if (options.groupId === '' || options.topic === '')
@@ -124,7 +126,15 @@ export class KafkaGroupMember implements GroupMember {
       }
     }
     if (this.#fatal !== undefined) throw this.#fatal;
-    if (Date.now() - this.#lastOk > this.#options.sessionTimeoutMs) return NO_ASSIGNMENT;
+    if (Date.now() - this.#lastOk > this.#options.sessionTimeoutMs) {
+      const failure = new LogError(
+        'UNREACHABLE',
+        `group ${this.#options.groupId}: no heartbeat answered for ${Date.now() - this.#lastOk} ms; ` +
+          `last failure: ${this.#lastError === undefined ? 'none' : explain(this.#lastError)}`,
+        { cause: this.#lastError, retriable: true },
+      );
+      return { ...NO_ASSIGNMENT, failure };
+    }
     return { partitions: this.#assigned, epoch: this.#epoch };
   }
 
@@ -186,10 +196,12 @@ export class KafkaGroupMember implements GroupMember {
         this.#assigned = [...partitions].sort((a, b) => a - b);
       }
       this.#lastOk = Date.now();
+      this.#lastError = undefined;
       this.#markJoined?.();
       return this.#intervalMs;
     } catch (error) {
       if (this.#closed) return undefined;
+      this.#lastError = error;
       const code = errorCodeOf(error);
       if (code !== undefined && REJOIN.has(code)) {
         this.#epoch = 0;

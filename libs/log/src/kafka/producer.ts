@@ -178,13 +178,15 @@ export class KafkaLogProducer implements LogProducer {
       if (cached === undefined || now - cached.at >= PARTITION_COUNT_TTL_MS) return undefined;
     }
     return records.map((record) =>
-      toOutgoing(record, (this.#partitionCounts.get(record.topic) as { count: number }).count),
+      toOutgoing(record, (this.#partitionCounts.get(record.topic) as { count: number }).count, now),
     );
   }
 
   async #prepare(records: readonly ProduceRecord[]): Promise<Outgoing[]> {
     const outgoing: Outgoing[] = [];
-    for (const record of records) outgoing.push(toOutgoing(record, await this.#partitionCount(record.topic)));
+    const now = Date.now();
+    for (const record of records)
+      outgoing.push(toOutgoing(record, await this.#partitionCount(record.topic), now));
     return outgoing;
   }
 
@@ -310,7 +312,8 @@ export class KafkaLogProducer implements LogProducer {
 /** Largest timestamp delta within one batch that the client encodes correctly (2^31 - 1 ms). */
 const MAX_TIMESTAMP_DELTA = 2_147_483_647n;
 
-function toOutgoing(record: ProduceRecord, partitionCount: number): Outgoing {
+/** `now`: the timestamp of a record that has none (ms; read once per send()). */
+function toOutgoing(record: ProduceRecord, partitionCount: number, now: number): Outgoing {
   const outgoing: { -readonly [K in keyof Outgoing]: Outgoing[K] } = {
     topic: record.topic,
     partition: choosePartition(record, partitionCount),
@@ -319,7 +322,7 @@ function toOutgoing(record: ProduceRecord, partitionCount: number): Outgoing {
   };
   if (record.headers !== undefined) outgoing.headers = encodeHeaders(record.headers);
   // Always explicit (default: now), so that #produce can keep a batch's deltas encodable.
-  outgoing.timestamp = BigInt(Math.trunc(record.timestamp ?? Date.now()));
+  outgoing.timestamp = BigInt(Math.trunc(record.timestamp ?? now));
   return outgoing;
 }
 

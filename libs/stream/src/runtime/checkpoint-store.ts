@@ -19,7 +19,7 @@ import type { TaskCheckpoint, TaskStateSnapshot } from '../task/partition-task.j
 import type { EmitOutput, LateOutput, SideOutput } from '../task/outputs.js';
 import { FencedError } from './errors.js';
 import { toJson } from './json.js';
-import { encodeSegments, StateMerge } from './state-segments.js';
+import { encodeSegments, entrySize, SEGMENT_HEADER_BYTES, StateMerge } from './state-segments.js';
 
 /** A message for another system, written with the checkpoint and published after it commits. */
 export interface OutboxMessage {
@@ -253,11 +253,7 @@ export class PgCheckpointStore {
     await withTransaction(this.pool, async (client) => {
       await guard(client, claim);
       const merged = await readState(client, job, partition);
-      const { rows } = await client.query<{ seq: string | null }>(
-        'SELECT max(seq)::text AS seq FROM stream_state_segments WHERE job = $1 AND partition = $2',
-        [job, partition],
-      );
-      const last = BigInt(rows[0]?.seq ?? '0');
+      const last = await lastSeq(client, job, partition);
       await client.query('DELETE FROM stream_state_segments WHERE job = $1 AND partition = $2', [
         job,
         partition,
@@ -349,6 +345,15 @@ async function guard(client: PoolClient, claim: Claim): Promise<void> {
   if (rowCount !== 1) throw new FencedError(claim.job, claim.partition, claim.epoch, claim.owner);
 }
 
+/** The partition's last segment position (0 when it has none). */
+async function lastSeq(client: PoolClient, job: string, partition: number): Promise<bigint> {
+  const { rows } = await client.query<{ seq: string | null }>(
+    'SELECT max(seq)::text AS seq FROM stream_state_segments WHERE job = $1 AND partition = $2',
+    [job, partition],
+  );
+  return BigInt(rows[0]?.seq ?? '0');
+}
+
 /** One segment row; a Buffer parameter travels in binary (not as hex text, as inside an array). */
 async function insertSegment(
   client: PoolClient,
@@ -410,14 +415,8 @@ async function readState(
 }
 
 function encodedSize(entries: readonly StateChange[]): number {
-  let n = 5;
-  for (const c of entries)
-    n +=
-      21 +
-      Buffer.byteLength(c.name) +
-      Buffer.byteLength(c.key) +
-      Buffer.byteLength(c.userKey) +
-      (c.value === null ? 0 : 4 + c.value.byteLength);
+  let n = SEGMENT_HEADER_BYTES;
+  for (const c of entries) n += entrySize(c);
   return n;
 }
 
@@ -437,11 +436,7 @@ async function writeState(
   let stateBytes = 0;
   for (const c of last.values()) stateBytes += c.value?.byteLength ?? 0;
   const segments = encodeSegments([...last.values()], maxSegmentBytes);
-  const { rows } = await client.query<{ seq: string | null }>(
-    'SELECT max(seq)::text AS seq FROM stream_state_segments WHERE job = $1 AND partition = $2',
-    [job, partition],
-  );
-  const after = BigInt(rows[0]?.seq ?? '0');
+  const after = await lastSeq(client, job, partition);
   let segmentBytes = 0;
   for (let i = 0; i < segments.length; i++) {
     const data = segments[i] as Buffer;

@@ -499,6 +499,8 @@ export class StreamInstance<E> {
   private async beat(): Promise<void> {
     try {
       const view = await (this.membership as Membership).heartbeat();
+      // Partitions given up because the membership failed are reported, not only given up.
+      if (view.problem !== undefined) this.report('heartbeat', view.problem);
       const before = this.view;
       if (
         before === undefined ||

@@ -24,6 +24,8 @@ export interface MembershipView {
   readonly live: readonly string[];
   /** The partitions this instance should own now. */
   readonly partitions: readonly number[];
+  /** Why `partitions` is empty when it is for a failure (the instance reports it). */
+  readonly problem?: Error;
 }
 
 export interface Membership {
@@ -91,7 +93,11 @@ export class KafkaGroupMembership implements Membership {
 
   async heartbeat(): Promise<MembershipView> {
     const [view, assignment] = await Promise.all([this.lease.heartbeat(), this.member.assignment()]);
-    return { live: view.live, partitions: assignment.partitions };
+    return {
+      live: view.live,
+      partitions: assignment.partitions,
+      ...(assignment.failure === undefined ? {} : { problem: assignment.failure }),
+    };
   }
 
   owned(partitions: readonly number[]): void {

@@ -30,18 +30,10 @@ export function encodeSegments(changes: readonly StateChange[], maxChunkBytes: n
   const out: Buffer[] = [];
   let start = 0;
   while (start < changes.length) {
-    let size = 5;
+    let size = SEGMENT_HEADER_BYTES;
     let end = start;
     while (end < changes.length) {
-      const c = changes[end] as StateChange;
-      const entry =
-        1 +
-        8 +
-        12 +
-        Buffer.byteLength(c.name) +
-        Buffer.byteLength(c.key) +
-        Buffer.byteLength(c.userKey) +
-        (c.value === null ? 0 : 4 + c.value.byteLength);
+      const entry = entrySize(changes[end] as StateChange);
       if (end > start && size + entry > maxChunkBytes) break;
       size += entry;
       end++;
@@ -50,6 +42,22 @@ export function encodeSegments(changes: readonly StateChange[], maxChunkBytes: n
     start = end;
   }
   return out;
+}
+
+/** Bytes of an empty segment (version, count). */
+export const SEGMENT_HEADER_BYTES = 5;
+
+/** Bytes of one entry in the layout above. */
+export function entrySize(c: StateChange): number {
+  return (
+    1 +
+    8 +
+    12 +
+    Buffer.byteLength(c.name) +
+    Buffer.byteLength(c.key) +
+    Buffer.byteLength(c.userKey) +
+    (c.value === null ? 0 : 4 + c.value.byteLength)
+  );
 }
 
 function encodeOne(changes: readonly StateChange[], from: number, to: number, size: number): Buffer {
